@@ -1,0 +1,128 @@
+/**
+ * Parsing of command-line option values into typed settings, once, at the
+ * boundary. Every failure is an INVALID_OPTION error quoting the flag.
+ */
+import type { ArgsDef } from 'citty';
+import { createError } from '../errors.ts';
+import type { ClassifierOptions } from '../engine/classifier.ts';
+import type { TopK } from '../engine/postprocess.ts';
+import type { Device, GraphOptimization } from '../engine/session.ts';
+import { INTERPOLATIONS } from '../model/manifest.ts';
+import type { SpecOverrides } from '../model/resolve.ts';
+import type { Size } from '../model/spec.ts';
+
+const invalid = (flag: string, expected: string, value: unknown): never => {
+  throw createError('INVALID_OPTION', `Expected ${expected} for --${flag} but received "${String(value)}"`);
+};
+
+export function parsePositiveInt(flag: string, value: string): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) invalid(flag, 'a positive integer', value);
+  return Number(value);
+}
+
+function parseNumber(flag: string, value: string, positive = false): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || (positive && n <= 0)) invalid(flag, positive ? 'a positive number' : 'a number', value);
+  return n;
+}
+
+export function parseTopK(value: string | undefined): TopK {
+  if (value === undefined) return 5;
+  if (value === 'all') return 'all';
+  return parsePositiveInt('top-k', value);
+}
+
+/** `224` or `224x160` (width x height). */
+export function parseSize(flag: string, value: string): Size {
+  const m = /^(\d+)(?:x(\d+))?$/i.exec(value.trim());
+  if (!m || Number(m[1]) < 1 || (m[2] !== undefined && Number(m[2]) < 1)) invalid(flag, 'a size like 224 or 224x160 (width x height)', value);
+  const width = Number(m![1]);
+  return { width, height: m![2] === undefined ? width : Number(m![2]) };
+}
+
+/** `0.485,0.456,0.406`, or one number for all three channels. */
+function parseTriple(flag: string, value: string, positive: boolean): [number, number, number] {
+  const parts = value.split(',').map((p) => parseNumber(flag, p, positive));
+  if (parts.length === 1) return [parts[0]!, parts[0]!, parts[0]!];
+  if (parts.length !== 3) invalid(flag, 'three comma-separated numbers (R,G,B) or one number', value);
+  return parts as [number, number, number];
+}
+
+function parseChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(value)) invalid(flag, `one of ${choices.join(', ')}`, value);
+  return value as T;
+}
+
+/** Flags shared by every command that loads a model. */
+export const modelArgs = {
+  model: { type: 'string', description: 'Model package directory', valueHint: 'dir' },
+  threads: { type: 'string', description: 'Threads per inference (default: one per core)', valueHint: 'n' },
+  device: { type: 'string', description: 'Execution provider: cpu or cuda (falls back to cpu with a warning)', default: 'cpu' },
+  optimization: { type: 'string', description: 'Graph optimisation: disabled, basic, extended or all', default: 'all' },
+  'batch-size': { type: 'string', description: 'Most images per inference call', default: '8', valueHint: 'n' },
+  size: { type: 'string', description: 'Override: model input size, e.g. 224 or 224x160', valueHint: 'WxH' },
+  resize: { type: 'string', description: 'Override: resize the shorter side to this, then centre crop', valueHint: 'n' },
+  'resize-mode': { type: 'string', description: 'Override: shorter (then crop), stretch or none' },
+  interpolation: { type: 'string', description: 'Override: nearest, bilinear, bicubic or lanczos' },
+  scale: { type: 'string', description: 'Override: multiply pixel values (0-255) by this first', valueHint: 'x' },
+  mean: { type: 'string', description: 'Override: per-channel mean, R,G,B', valueHint: 'r,g,b' },
+  std: { type: 'string', description: 'Override: per-channel std, R,G,B', valueHint: 'r,g,b' },
+  'channel-order': { type: 'string', description: 'Override: RGB or BGR' },
+  layout: { type: 'string', description: 'Override: NCHW or NHWC' },
+  activation: { type: 'string', description: 'Override: softmax, sigmoid or none' },
+  'input-name': { type: 'string', description: 'Override: the graph input that takes the image' },
+  'output-name': { type: 'string', description: 'Override: the graph output that holds the scores' },
+} as const satisfies ArgsDef;
+
+type ModelArgValues = { [K in keyof typeof modelArgs]?: string | boolean };
+
+/** Turn the model flags into classifier options. */
+export function classifierOptions(args: ModelArgValues, onWarning: (m: string) => void): ClassifierOptions {
+  const v = (k: keyof typeof modelArgs): string | undefined => {
+    const value = args[k];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const o: SpecOverrides = {};
+  if (v('size') !== undefined) o.size = parseSize('size', v('size')!);
+  if (v('resize') !== undefined) o.resize = parsePositiveInt('resize', v('resize')!);
+  if (v('resize-mode') !== undefined) o.resizeMode = parseChoice('resize-mode', v('resize-mode')!, ['shorter', 'stretch', 'none'] as const);
+  if (v('interpolation') !== undefined) o.interpolation = INTERPOLATIONS[parseChoice('interpolation', v('interpolation')!, Object.keys(INTERPOLATIONS))];
+  if (v('scale') !== undefined) o.scale = parseNumber('scale', v('scale')!, true);
+  if (v('mean') !== undefined) o.mean = parseTriple('mean', v('mean')!, false);
+  if (v('std') !== undefined) o.std = parseTriple('std', v('std')!, true);
+  if (v('channel-order') !== undefined) o.channelOrder = parseChoice('channel-order', v('channel-order')!, ['RGB', 'BGR'] as const);
+  if (v('layout') !== undefined) o.layout = parseChoice('layout', v('layout')!, ['NCHW', 'NHWC'] as const);
+  if (v('activation') !== undefined) o.activation = parseChoice('activation', v('activation')!, ['softmax', 'sigmoid', 'none'] as const);
+  if (v('input-name') !== undefined) o.inputName = v('input-name');
+  if (v('output-name') !== undefined) o.outputName = v('output-name');
+  return {
+    overrides: o,
+    threads: v('threads') === undefined ? undefined : parsePositiveInt('threads', v('threads')!),
+    device: parseChoice<Device>('device', v('device') ?? 'cpu', ['cpu', 'cuda']),
+    optimization: parseChoice<GraphOptimization>('optimization', v('optimization') ?? 'all', ['disabled', 'basic', 'extended', 'all']),
+    maxBatch: parsePositiveInt('batch-size', v('batch-size') ?? '8'),
+    onWarning,
+  };
+}
+
+/**
+ * citty accepts any flag; we refuse the ones a command does not define, so a
+ * typo like --topk is an error instead of being ignored.
+ */
+export function checkKnownFlags(rawArgs: readonly string[], defs: ArgsDef): void {
+  const known = new Set<string>(['help', 'h']);
+  for (const [name, def] of Object.entries(defs)) {
+    known.add(name);
+    if ('alias' in def) for (const a of [def.alias ?? []].flat()) known.add(a);
+    if (def.type === 'boolean') known.add(`no-${name}`);
+  }
+  for (const raw of rawArgs) {
+    if (raw === '--') break;
+    if (!raw.startsWith('-') || raw === '-') continue;
+    const name = raw.replace(/^--?/, '').split('=')[0]!;
+    if (!known.has(name)) {
+      const flags = Object.keys(defs).filter((k) => defs[k]!.type !== 'positional').map((k) => `--${k}`).join(', ');
+      throw createError('INVALID_OPTION', `Unknown option ${raw.split('=')[0]}; this command takes ${flags}`);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * `imgcls predict`: classify images and folders. Each file gets its own
+ * line; a file that fails gets an error line and the rest still run.
+ */
+import { readFile } from 'node:fs/promises';
+import { defineCommand } from 'citty';
+import { Classifier, type ClassifyResult } from '../engine/classifier.ts';
+import { createError, type ImgclsError } from '../errors.ts';
+import { predictionTable } from './format.ts';
+import { collectInputs } from './inputs.ts';
+import type { CommandData } from './io.ts';
+import { checkKnownFlags, classifierOptions, modelArgs, parseTopK } from './options.ts';
+
+const args = {
+  images: { type: 'positional', description: 'Image files or folders (walked recursively)', required: true },
+  ...modelArgs,
+  'top-k': { type: 'string', description: 'How many classes to show per image, or "all"', default: '5' },
+  json: { type: 'boolean', description: 'Print one JSON object per image per line' },
+} as const;
+
+async function readInput(file: string): Promise<Uint8Array | ImgclsError> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return createError('FILE_NOT_FOUND', `No such file: ${file}`);
+    if (code === 'EISDIR') return createError('FILE_UNREADABLE', `${file} is a directory`);
+    return createError('FILE_UNREADABLE', `Cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+export const predictCommand = defineCommand({
+  meta: { name: 'predict', description: 'Classify images with a model' },
+  args,
+  async run({ args: a, rawArgs, data }) {
+    const { io } = data as CommandData;
+    checkKnownFlags(rawArgs, args);
+    const topK = parseTopK(a['top-k']);
+    const options = classifierOptions(a, (m) => io.err(`warning: ${m}`));
+    if (!a.model) throw createError('INVALID_OPTION', 'Expected --model <dir>: the model package to classify with');
+    const files = await collectInputs([a.images, ...a._.filter((x) => x !== a.images)]);
+    if (files.length === 0) throw createError('INVALID_OPTION', `No images found in ${[a.images, ...a._].join(', ')}`);
+
+    const classifier = await Classifier.load(a.model, options);
+    let failed = 0;
+    const report = (file: string, result: ClassifyResult) => {
+      if (result.ok) {
+        io.out(a.json ? JSON.stringify({ file, predictions: result.predictions }) : predictionTable(file, result.predictions));
+        return;
+      }
+      failed++;
+      if (a.json) io.out(JSON.stringify({ file, error: result.error.code, message: result.error.message }));
+      else io.err(`${file}: ${result.error.code}: ${result.error.message}`);
+    };
+    try {
+      // Read and classify a batch at a time, so output streams and memory stays flat on big folders.
+      const chunk = options.maxBatch ?? 8;
+      for (let i = 0; i < files.length; i += chunk) {
+        const names = files.slice(i, i + chunk);
+        const read = await Promise.all(names.map(readInput));
+        const readable = read.filter((r): r is Uint8Array => r instanceof Uint8Array);
+        const results = await classifier.classify(readable, { topK });
+        let next = 0;
+        names.forEach((file, j) => {
+          const r = read[j]!;
+          report(file, r instanceof Uint8Array ? results[next++]! : { ok: false, error: r });
+        });
+      }
+    } finally {
+      await classifier.close();
+    }
+    if (failed > 0) {
+      (data as CommandData).exitCode = 1;
+      if (!a.json) io.err(`${failed} of ${files.length} images failed`);
+    }
+  },
+});

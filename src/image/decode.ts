@@ -1,0 +1,111 @@
+/**
+ * Decoding: the only module that imports sharp. Turns encoded bytes into
+ * 8-bit sRGB RGB pixels, with EXIF orientation applied. Given a preprocessing
+ * spec, it also resizes and crops in the same libvips pipeline, so JPEG and
+ * WebP are shrunk while loading instead of being decoded at full size.
+ */
+import sharp, { type Metadata } from 'sharp';
+import { createError, isImgclsError } from '../errors.ts';
+import type { PreprocessSpec } from '../model/spec.ts';
+import { planGeometry } from './geometry.ts';
+import type { RgbImage } from './pixels.ts';
+import { cropRgb } from './preprocess.ts';
+
+/** Formats we decode, by sharp's metadata name. HEIF is accepted only with AV1 compression (AVIF). */
+export const ACCEPTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif'] as const;
+export type ImageFormat = (typeof ACCEPTED_FORMATS)[number];
+
+/** 100 megapixels: a 12 MP phone photo decodes; a 20000×20000 bomb does not. */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+export interface DecodeOptions {
+  /** Resize and crop to this spec's input size in the decode pipeline. */
+  spec?: PreprocessSpec;
+  /** Refuse images whose header claims more pixels than this. */
+  maxPixels?: number;
+}
+
+export interface DecodedImage extends RgbImage {
+  /** True when the pixels are already resized and cropped to the spec's input size. */
+  readonly fitted: boolean;
+  readonly source: { format: ImageFormat; width: number; height: number };
+}
+
+function formatOf(meta: Metadata): ImageFormat | null {
+  if (meta.format === 'heif') return meta.compression === 'av1' ? 'avif' : null;
+  if (meta.format === 'jpeg' || meta.format === 'png' || meta.format === 'webp' || meta.format === 'gif' || meta.format === 'tiff') {
+    return meta.format;
+  }
+  return null;
+}
+
+const accepted = ACCEPTED_FORMATS.join(', ');
+
+/** Map libvips' failure messages onto the catalogue. */
+function decodeError(err: unknown): Error {
+  if (isImgclsError(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/unsupported image format/i.test(message)) {
+    return createError('UNSUPPORTED_MEDIA_TYPE', `The data is not an image in a supported format (${accepted})`, err);
+  }
+  if (/pixel limit/i.test(message)) {
+    return createError('IMAGE_TOO_LARGE', `The image has more pixels than the limit allows`, err);
+  }
+  return createError('CORRUPT_IMAGE', `The image data is corrupt or truncated: ${message.split('\n')[0]}`, err);
+}
+
+/**
+ * Decode `input` to RGB pixels.
+ * @throws ImgclsError EMPTY_IMAGE for zero bytes, UNSUPPORTED_MEDIA_TYPE when
+ * the bytes are not an accepted format, IMAGE_TOO_LARGE past `maxPixels`,
+ * CORRUPT_IMAGE when decoding fails part-way.
+ */
+export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}): Promise<DecodedImage> {
+  if (input.length === 0) throw createError('EMPTY_IMAGE', 'The image is empty (0 bytes)');
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  try {
+    const open = () => sharp(input, { limitInputPixels: maxPixels, failOn: 'warning', autoOrient: true });
+    const meta = await open().metadata();
+    const format = formatOf(meta);
+    if (!format) {
+      throw createError('UNSUPPORTED_MEDIA_TYPE', `Image format "${meta.format}" is not accepted; accepted formats are ${accepted}`);
+    }
+    const width = meta.autoOrient?.width ?? meta.width;
+    const height = meta.autoOrient?.height ?? meta.height;
+    if (width * height > maxPixels) {
+      throw createError('IMAGE_TOO_LARGE', `The image is ${width}x${height} (${width * height} pixels); the limit is ${maxPixels} pixels`);
+    }
+    const source = { format, width, height };
+
+    let pipeline = open();
+    const plan = options.spec ? planGeometry({ width, height }, options.spec) : null;
+    let jsCrop = null;
+    if (plan && options.spec) {
+      const resize = options.spec.resize;
+      const kernel = resize.mode === 'none' ? 'linear' : resize.kernel;
+      if (plan.resized.width !== width || plan.resized.height !== height) {
+        pipeline = pipeline.resize(plan.resized.width, plan.resized.height, { fit: 'fill', kernel });
+      }
+      const crop = plan.crop;
+      if (crop) {
+        const inside = crop.left >= 0 && crop.top >= 0 && crop.left + crop.width <= plan.resized.width && crop.top + crop.height <= plan.resized.height;
+        // A crop larger than the image is padded with zeros, which extract() cannot do.
+        if (inside) pipeline = pipeline.extract(crop);
+        else jsCrop = crop;
+      }
+    }
+    const { data, info } = await pipeline
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) {
+      throw createError('CORRUPT_IMAGE', `Decoding produced ${info.channels} channels; expected 3`);
+    }
+    let image: RgbImage = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+    if (jsCrop) image = cropRgb(image, jsCrop);
+    return { ...image, fitted: plan !== null, source };
+  } catch (err) {
+    throw decodeError(err);
+  }
+}

@@ -1,0 +1,24 @@
+/** Decoded pixels: 8-bit sRGB, three interleaved channels (R, G, B), row-major. */
+export interface RgbImage {
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** A rectangle in pixel coordinates; it may extend past the image (centre crop of a small image). */
+export interface Rect {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+export function rgbImage(data: Uint8Array, width: number, height: number): RgbImage {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new RangeError(`Expected positive integer width and height but received ${width}x${height}`);
+  }
+  if (data.length !== width * height * 3) {
+    throw new RangeError(`Expected ${width * height * 3} bytes for a ${width}x${height} RGB image but received ${data.length}`);
+  }
+  return { data, width, height };
+}

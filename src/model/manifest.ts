@@ -1,0 +1,90 @@
+/**
+ * imgcls.json, our own manifest: everything needed to run a model that is not
+ * in the Hugging Face layout (Keras conversions, BGR Caffe models, NHWC
+ * graphs, multi-label heads). Unknown keys are refused so typos surface.
+ *
+ * {
+ *   "name": "nsfw-mobilenet-v2",
+ *   "model": "model.onnx",
+ *   "labels": ["Drawing", "Hentai", ...] | "labels.txt",
+ *   "input": {
+ *     "name": "input", "layout": "NHWC", "width": 224, "height": 224,
+ *     "resize": "stretch" | "shorter", "shortest_edge": 256,
+ *     "interpolation": "bilinear",
+ *     "scale": 0.00392156862745098, "mean": [0, 0, 0], "std": [1, 1, 1],
+ *     "channel_order": "RGB"
+ *   },
+ *   "output": { "name": "probabilities", "activation": "none" }
+ * }
+ */
+import { FieldChecker } from './check.ts';
+import type { Activation, ModelSpec, PreprocessSpec, ResampleKernel } from './spec.ts';
+
+export const MANIFEST_FILE = 'imgcls.json';
+
+export const INTERPOLATIONS: Record<string, ResampleKernel> = {
+  nearest: 'nearest',
+  bilinear: 'linear',
+  bicubic: 'cubic',
+  lanczos: 'lanczos3',
+};
+
+const TOP_KEYS = ['name', 'model', 'labels', 'input', 'output', 'description', 'metadata'];
+const INPUT_KEYS = ['name', 'layout', 'width', 'height', 'resize', 'shortest_edge', 'interpolation', 'scale', 'mean', 'std', 'channel_order'];
+const OUTPUT_KEYS = ['name', 'activation'];
+
+export interface ParsedManifest {
+  spec: Omit<ModelSpec, 'labels'>;
+  /** Inline labels, or the name of a labels file next to the manifest. */
+  labels: string[] | { file: string };
+  modelFile: string;
+}
+
+export function parseManifest(value: unknown, fallbackName: string): ParsedManifest {
+  const check = new FieldChecker(MANIFEST_FILE);
+  const top = check.object('the manifest', value);
+  check.knownKeys('the manifest', top, TOP_KEYS);
+  const input = check.object('input', top.input ?? {});
+  check.knownKeys('input', input, INPUT_KEYS);
+  const output = check.object('output', top.output ?? {});
+  check.knownKeys('output', output, OUTPUT_KEYS);
+
+  let labels: ParsedManifest['labels'];
+  if (typeof top.labels === 'string') labels = { file: check.string('labels', top.labels) };
+  else if (Array.isArray(top.labels) && top.labels.length > 0 && top.labels.every((l) => typeof l === 'string' && l !== '')) labels = top.labels as string[];
+  else return check.fail('labels', 'a non-empty array of label strings or the name of a labels file', top.labels);
+
+  const width = check.positiveInt('input.width', input.width);
+  const height = check.positiveInt('input.height', input.height);
+  const kernel = INTERPOLATIONS[check.oneOf('input.interpolation', input.interpolation ?? 'bilinear', Object.keys(INTERPOLATIONS))]!;
+  const policy = check.oneOf('input.resize', input.resize ?? 'shorter', ['shorter', 'stretch'] as const);
+  const preprocess: PreprocessSpec = {
+    resize:
+      policy === 'stretch'
+        ? { mode: 'stretch', size: { width, height }, kernel }
+        : {
+            mode: 'shorter',
+            // Default to the ImageNet ratio: 256 for a 224 crop.
+            shortestEdge: input.shortest_edge === undefined ? Math.floor(Math.min(width, height) / 0.875) : check.positiveInt('input.shortest_edge', input.shortest_edge),
+            kernel,
+          },
+    crop: policy === 'stretch' ? null : { width, height },
+    scale: input.scale === undefined ? 1 / 255 : check.positiveNumber('input.scale', input.scale),
+    mean: check.triple('input.mean', input.mean ?? 0),
+    std: check.triple('input.std', input.std ?? 1, true),
+    channelOrder: check.oneOf('input.channel_order', input.channel_order ?? 'RGB', ['RGB', 'BGR'] as const),
+    layout: check.oneOf('input.layout', input.layout ?? 'NCHW', ['NCHW', 'NHWC'] as const),
+  };
+  return {
+    spec: {
+      name: top.name === undefined ? fallbackName : check.string('name', top.name),
+      inputName: input.name === undefined ? null : check.string('input.name', input.name),
+      outputName: output.name === undefined ? null : check.string('output.name', output.name),
+      activation: check.oneOf<Activation>('output.activation', output.activation ?? 'softmax', ['softmax', 'sigmoid', 'none']),
+      preprocess,
+      format: 'imgcls',
+    },
+    labels,
+    modelFile: top.model === undefined ? 'model.onnx' : check.string('model', top.model),
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * What a model package says about a model, whatever layout it came from
+ * (Hugging Face, imgcls.json, or a bare model.onnx with a labels file).
+ * Every layout is parsed into this one shape; nothing downstream branches on
+ * where a model came from.
+ */
+
+export type Layout = 'NCHW' | 'NHWC';
+export type ChannelOrder = 'RGB' | 'BGR';
+export type Activation = 'softmax' | 'sigmoid' | 'none';
+/** Resampling kernel; names follow sharp, and PIL's resample codes map onto them. */
+export type ResampleKernel = 'nearest' | 'linear' | 'cubic' | 'lanczos3';
+
+export interface Size {
+  width: number;
+  height: number;
+}
+
+/**
+ * How to bring an image to the model's input size.
+ * - `shorter`: scale so the shorter side equals `shortestEdge`, keeping aspect
+ *   ratio (the longer side is floored, as Hugging Face and torchvision do);
+ * - `stretch`: scale to exactly `size`, ignoring aspect ratio (Keras, nsfwjs);
+ * - `none`: leave the image as it is (it must then match the input size).
+ */
+export type ResizeSpec =
+  | { mode: 'shorter'; shortestEdge: number; kernel: ResampleKernel }
+  | { mode: 'stretch'; size: Size; kernel: ResampleKernel }
+  | { mode: 'none' };
+
+export interface PreprocessSpec {
+  resize: ResizeSpec;
+  /** Centre crop after resizing; the offset is floored, as in Hugging Face. */
+  crop: Size | null;
+  /** Multiplies 0–255 pixel values first (1/255 gives [0, 1]). */
+  scale: number;
+  /** Subtracted after scaling, per channel in RGB order. */
+  mean: readonly [number, number, number];
+  /** Divides after subtracting the mean, per channel in RGB order. */
+  std: readonly [number, number, number];
+  channelOrder: ChannelOrder;
+  layout: Layout;
+}
+
+export interface ModelSpec {
+  name: string;
+  labels: readonly string[];
+  inputName: string | null;
+  outputName: string | null;
+  activation: Activation;
+  preprocess: PreprocessSpec;
+  /** Which layout the package was read from, for `inspect`. */
+  format: 'huggingface' | 'imgcls' | 'bare';
+}
+
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
+export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
+
+/** The torchvision ImageNet evaluation transform: resize 256, centre crop 224, ImageNet mean/std. */
+export function imagenetPreprocess(): PreprocessSpec {
+  return {
+    resize: { mode: 'shorter', shortestEdge: 256, kernel: 'linear' },
+    crop: { width: 224, height: 224 },
+    scale: 1 / 255,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    channelOrder: 'RGB',
+    layout: 'NCHW',
+  };
+}
+
+/** The spatial size the model input gets after resize and crop, if fixed by the spec. */
+export function outputSize(spec: PreprocessSpec): Size | null {
+  if (spec.crop) return spec.crop;
+  if (spec.resize.mode === 'stretch') return spec.resize.size;
+  return null;
+}
+
+/** An input or output of the ONNX graph, as the runtime reports it. Symbolic dims are strings. */
+export interface TensorInfo {
+  name: string;
+  type: string;
+  shape: readonly (number | string)[];
+}
+
+export interface GraphSignature {
+  inputs: readonly TensorInfo[];
+  outputs: readonly TensorInfo[];
+}

@@ -1,0 +1,141 @@
+/**
+ * A minimal protocol-buffers writer and reader: just the wire types ONNX uses.
+ * We write ONNX graphs ourselves (test models, the Keras importer) rather than
+ * pull in a generated protobuf library for a handful of messages.
+ */
+
+export class ProtoWriter {
+  private chunks: Uint8Array[] = [];
+  private scratch: number[] = [];
+  private length = 0;
+
+  private flushScratch(): void {
+    if (this.scratch.length === 0) return;
+    const bytes = Uint8Array.from(this.scratch);
+    this.chunks.push(bytes);
+    this.length += bytes.length;
+    this.scratch = [];
+  }
+
+  private varint(value: number | bigint): void {
+    // int64 fields may be negative: encode as two's complement over 64 bits.
+    let v = BigInt.asUintN(64, BigInt(value));
+    while (v >= 0x80n) {
+      this.scratch.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    this.scratch.push(Number(v));
+  }
+
+  private tag(field: number, wireType: number): void {
+    this.varint((field << 3) | wireType);
+  }
+
+  int(field: number, value: number | bigint): this {
+    this.tag(field, 0);
+    this.varint(value);
+    return this;
+  }
+
+  float(field: number, value: number): this {
+    this.tag(field, 5);
+    const buf = new DataView(new ArrayBuffer(4));
+    buf.setFloat32(0, value, true);
+    for (let i = 0; i < 4; i++) this.scratch.push(buf.getUint8(i));
+    return this;
+  }
+
+  bytes(field: number, value: Uint8Array): this {
+    this.tag(field, 2);
+    this.varint(value.length);
+    this.flushScratch();
+    this.chunks.push(value);
+    this.length += value.length;
+    return this;
+  }
+
+  string(field: number, value: string): this {
+    return this.bytes(field, new TextEncoder().encode(value));
+  }
+
+  message(field: number, write: (w: ProtoWriter) => void): this {
+    const inner = new ProtoWriter();
+    write(inner);
+    return this.bytes(field, inner.finish());
+  }
+
+  packedInts(field: number, values: readonly (number | bigint)[]): this {
+    const inner = new ProtoWriter();
+    for (const v of values) inner.varint(v);
+    return this.bytes(field, inner.finish());
+  }
+
+  packedFloats(field: number, values: readonly number[]): this {
+    const data = new Float32Array(values);
+    return this.bytes(field, new Uint8Array(data.buffer));
+  }
+
+  finish(): Uint8Array {
+    this.flushScratch();
+    const out = new Uint8Array(this.length);
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      out.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return out;
+  }
+}
+
+/** One decoded field: varints as bigint, length-delimited fields as bytes. */
+export type ProtoField =
+  | { field: number; wireType: 0; value: bigint }
+  | { field: number; wireType: 1; value: Uint8Array }
+  | { field: number; wireType: 2; value: Uint8Array }
+  | { field: number; wireType: 5; value: Uint8Array };
+
+/** Read the top-level fields of one message. Throws RangeError on malformed input. */
+export function readFields(buf: Uint8Array): ProtoField[] {
+  const fields: ProtoField[] = [];
+  let pos = 0;
+  const varint = (): bigint => {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (pos >= buf.length) throw new RangeError('protobuf: truncated varint');
+      const b = buf[pos++]!;
+      result |= BigInt(b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return result;
+      shift += 7n;
+      if (shift > 70n) throw new RangeError('protobuf: varint too long');
+    }
+  };
+  const take = (n: number): Uint8Array => {
+    if (pos + n > buf.length) throw new RangeError('protobuf: truncated field');
+    const out = buf.subarray(pos, pos + n);
+    pos += n;
+    return out;
+  };
+  while (pos < buf.length) {
+    const key = Number(varint());
+    const field = key >>> 3;
+    const wireType = key & 7;
+    switch (wireType) {
+      case 0:
+        fields.push({ field, wireType, value: varint() });
+        break;
+      case 1:
+        fields.push({ field, wireType, value: take(8) });
+        break;
+      case 2:
+        fields.push({ field, wireType, value: take(Number(varint())) });
+        break;
+      case 5:
+        fields.push({ field, wireType, value: take(4) });
+        break;
+      default:
+        throw new RangeError(`protobuf: unsupported wire type ${wireType}`);
+    }
+  }
+  return fields;
+}
