@@ -65,7 +65,9 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   try {
     const open = () => sharp(input, { limitInputPixels: maxPixels, failOn: 'warning', autoOrient: true });
-    const meta = await open().metadata();
+    // Reading the header only is safe at any size; without the limit here we
+    // can say how large the image is in the error below.
+    const meta = await sharp(input, { limitInputPixels: false }).metadata();
     const format = formatOf(meta);
     if (!format) {
       throw createError('UNSUPPORTED_MEDIA_TYPE', `Image format "${meta.format}" is not accepted; accepted formats are ${accepted}`);

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { runCli } from '../src/cli/main.ts';
+
+const ROOT = path.join(import.meta.dirname, '..');
+const FIXTURES = path.join(import.meta.dirname, 'fixtures');
+const HF = path.join(FIXTURES, 'models', 'hf-colour');
+const fx = (name: string) => path.join(FIXTURES, name);
+
+async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out, err };
+}
+
+describe('imgcls predict', () => {
+  test('--json: one object per image per line, in argument order', async () => {
+    const r = await cli('predict', '--model', HF, '--json', '--top-k', '2', fx('red.jpg'), fx('green.png'));
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.equal(r.out.length, 2);
+    const lines = r.out.map((l) => JSON.parse(l));
+    assert.equal(lines[0].file, fx('red.jpg'));
+    assert.deepEqual(Object.keys(lines[0]), ['file', 'predictions']);
+    assert.deepEqual(Object.keys(lines[0].predictions[0]), ['label', 'index', 'score']);
+    assert.equal(lines[0].predictions.length, 2);
+    assert.equal(lines[0].predictions[0].label, 'red');
+    assert.equal(lines[1].predictions[0].label, 'green');
+    assert.ok(lines[0].predictions[0].score >= lines[0].predictions[1].score);
+  });
+
+  test('bad files get their own error line, the rest still run, exit code 1', async () => {
+    const files = ['empty.jpg', 'red.jpg', 'truncated.jpg', 'not-an-image.png', 'missing.jpg'].map(fx);
+    const r = await cli('predict', '--model', HF, '--json', ...files);
+    assert.equal(r.code, 1);
+    const lines = r.out.map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => l.error ?? l.predictions[0].label),
+      ['EMPTY_IMAGE', 'red', 'CORRUPT_IMAGE', 'UNSUPPORTED_MEDIA_TYPE', 'FILE_NOT_FOUND'],
+    );
+    assert.match(lines[4].message, /No such file: .*missing.jpg/);
+  });
+
+  test('a folder is walked recursively for images, sorted', async () => {
+    const r = await cli('predict', '--model', HF, '--json', '--top-k', '1', path.join(FIXTURES, 'models'), fx('blue.webp'));
+    // The models folder holds no images; only blue.webp is classified.
+    assert.equal(r.out.length, 1);
+    assert.equal(JSON.parse(r.out[0]!).predictions[0].label, 'blue');
+  });
+
+  test('table output by default', async () => {
+    const r = await cli('predict', '--model', HF, '--top-k', '3', fx('red.jpg'));
+    assert.equal(r.code, 0);
+    const lines = r.out.join('\n').split('\n');
+    assert.equal(lines[0], fx('red.jpg'));
+    assert.match(lines[1]!, /^ {3}1\. red {3}\s+\d+\.\d\d%  \(class 0\)$/);
+    assert.equal(lines.length, 4);
+  });
+
+  test('table mode reports failures on stderr with a count', async () => {
+    const r = await cli('predict', '--model', HF, fx('red.jpg'), fx('empty.jpg'));
+    assert.equal(r.code, 1);
+    assert.match(r.err[0]!, /empty.jpg: EMPTY_IMAGE: The image is empty \(0 bytes\)/);
+    assert.equal(r.err[1], '1 of 2 images failed');
+  });
+
+  test('--top-k all and preprocessing overrides', async () => {
+    const r = await cli('predict', '--model', HF, '--json', '--top-k', 'all', '--resize-mode', 'stretch', '--size', '16', '--activation', 'none', fx('green.png'));
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const preds = JSON.parse(r.out[0]!).predictions;
+    assert.equal(preds.length, 3);
+    // activation none: scores are the raw logits, 10 × normalised channel means.
+    const green = preds.find((p: { label: string }) => p.label === 'green');
+    assert.ok(Math.abs(green.score - 10 * ((200 / 255 - 0.5) / 0.5)) < 1e-3, String(green.score));
+  });
+
+  test('bad options are refused with the flag named, exit code 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--top-k', 'zero'], /Expected a positive integer for --top-k but received "zero"/],
+      [['--top-k', '0'], /Expected a positive integer for --top-k but received "0"/],
+      [['--size', '12y'], /Expected a size like 224 or 224x160/],
+      [['--mean', '1,2'], /Expected three comma-separated numbers/],
+      [['--layout', 'CHW'], /Expected one of NCHW, NHWC for --layout but received "CHW"/],
+      [['--topk', '3'], /Unknown option --topk; this command takes --model/],
+      [['--device', 'tpu'], /Expected one of cpu, cuda for --device/],
+    ];
+    for (const [flags, pattern] of cases) {
+      const r = await cli('predict', '--model', HF, ...flags, fx('red.jpg'));
+      assert.equal(r.code, 2, flags.join(' '));
+      assert.match(r.err.join('\n'), pattern);
+    }
+  });
+
+  test('missing --model, missing model directory, no images', async () => {
+    let r = await cli('predict', fx('red.jpg'));
+    assert.equal(r.code, 2);
+    assert.match(r.err[0]!, /Expected --model <dir>/);
+    r = await cli('predict', '--model', fx('nope'), fx('red.jpg'));
+    assert.equal(r.code, 1);
+    assert.match(r.err[0]!, /^imgcls: Model directory .*nope does not exist$/);
+    r = await cli('predict', '--model', HF);
+    assert.equal(r.code, 2);
+    assert.match(r.err[0]!, /Missing required positional argument: IMAGES/);
+  });
+});
+
+describe('imgcls inspect', () => {
+  test('prints inputs, outputs, labels and preprocessing', async () => {
+    const r = await cli('inspect', HF);
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const text = r.out.join('\n');
+    assert.match(text, /format: {5}huggingface/);
+    assert.match(text, /pixel_values: float32 \[batch, 3, size, size\]/);
+    assert.match(text, /logits: float32 \[batch, 3\]/);
+    assert.match(text, /labels: {5}3 \(red, green, blue\)/);
+    assert.match(text, /resize: {8}shorter side to 32 \(linear\)/);
+    assert.match(text, /centre crop: {3}24x24/);
+    assert.match(text, /mean: {10}0\.5, 0\.5, 0\.5/);
+  });
+  test('--json', async () => {
+    const r = await cli('inspect', '--json', path.join(FIXTURES, 'models', 'manifest-nhwc'));
+    const info = JSON.parse(r.out.join('\n'));
+    assert.equal(info.preprocess.layout, 'NHWC');
+    assert.equal(info.inputName, 'input_1');
+    assert.deepEqual(info.labels, ['red', 'green', 'blue']);
+  });
+});
+
+describe('imgcls help', () => {
+  test('--help lists the commands', async () => {
+    const r = await cli('--help');
+    assert.equal(r.code, 0);
+    assert.match(r.out.join('\n'), /predict.*\n?.*inspect/s);
+  });
+  test('predict --help lists every option', async () => {
+    const r = await cli('predict', '--help');
+    const text = r.out.join('\n');
+    for (const flag of ['--model', '--top-k', '--json', '--threads', '--device', '--size', '--resize', '--resize-mode', '--mean', '--std', '--scale', '--channel-order', '--layout', '--activation', '--batch-size']) {
+      assert.ok(text.includes(flag), `help mentions ${flag}`);
+    }
+  });
+  test('an unknown command names the known ones', async () => {
+    const r = await cli('classify');
+    assert.equal(r.code, 2);
+    assert.match(r.err[0]!, /unknown command "classify"; commands are predict, inspect/);
+  });
+});
+
+describe('bin/imgcls.js', () => {
+  test('the installed binary runs and exits non-zero on failure', async () => {
+    const run = promisify(execFile);
+    const { stdout } = await run(process.execPath, [path.join(ROOT, 'bin', 'imgcls.js'), 'predict', '--json', '--model', HF, fx('blue.webp')]);
+    assert.equal(JSON.parse(stdout).predictions[0].label, 'blue');
+    await assert.rejects(run(process.execPath, [path.join(ROOT, 'bin', 'imgcls.js'), 'predict', '--model', HF, fx('empty.jpg')]), (e: { code: number; stderr: string }) => {
+      assert.equal(e.code, 1);
+      assert.match(e.stderr, /EMPTY_IMAGE/);
+      return true;
+    });
+  });
+});
