@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { colourModel, writeBarePackage, writeHfPackage, writeManifestPackage } from '../test/helpers/models.ts';
 
 const OUT = path.join(import.meta.dirname, '..', 'test', 'fixtures');
@@ -21,7 +21,7 @@ const solid = (c: { r: number; g: number; b: number }, width = W, height = H) =>
   sharp({ create: { width, height, channels: 3, background: c } });
 
 /** Left half `left`, right half `right`: orientation tests need an asymmetric picture. */
-async function halves(left: typeof RED, right: typeof RED, width: number, height: number): Promise<sharp.Sharp> {
+async function halves(left: typeof RED, right: typeof RED, width: number, height: number): Promise<Sharp> {
   const data = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

@@ -2,14 +2,21 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Classifier } from '../src/engine/classifier.ts';
-import { activate, postprocess, topK } from '../src/engine/postprocess.ts';
+import { Classifier, type ClassifyResult } from '../src/engine/classifier.ts';
+import { activate, postprocess, topK, type Prediction } from '../src/engine/postprocess.ts';
 import { decodeImage } from '../src/image/decode.ts';
 import { preprocess } from '../src/image/preprocess.ts';
 import { colourModel, identityModel, tempDir, writeBarePackage, writeManifestPackage } from './helpers/models.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 const image = (name: string) => readFile(path.join(FIXTURES, name));
+
+/** The predictions of a result that must have succeeded. */
+function predictionsOf(r: ClassifyResult | undefined): Prediction[] {
+  assert.ok(r, 'a result');
+  if (!r.ok) assert.fail(`expected predictions, got ${r.error.code}: ${r.error.message}`);
+  return r.predictions;
+}
 
 describe('postprocess', () => {
   test('softmax, sorted, with labels', () => {
@@ -67,8 +74,8 @@ describe('Classifier: end to end with real graphs', () => {
       const together = await c.classify(inputs, { topK: 'all' });
       for (let i = 0; i < inputs.length; i++) {
         const [alone] = await c.classify([inputs[i]!], { topK: 'all' });
-        assert.ok(alone!.ok && together[i]!.ok);
-        alone.predictions.forEach((p, j) => assert.ok(Math.abs(p.score - (together[i] as typeof alone).predictions[j]!.score) < 1e-6));
+        const batched = predictionsOf(together[i]);
+        predictionsOf(alone).forEach((p, j) => assert.ok(Math.abs(p.score - batched[j]!.score) < 1e-6));
       }
     } finally {
       await c.close();
@@ -79,9 +86,9 @@ describe('Classifier: end to end with real graphs', () => {
     const c = await Classifier.load(path.join(FIXTURES, 'models', 'manifest-nhwc'));
     try {
       const [r] = await c.classify([await image('blue-then-red.tiff')], { topK: 'all' });
-      assert.ok(r!.ok);
-      assert.equal(r.predictions[0]!.label, 'blue');
-      const total = r.predictions.reduce((s, p) => s + p.score, 0);
+      const preds = predictionsOf(r);
+      assert.equal(preds[0]!.label, 'blue');
+      const total = preds.reduce((s, p) => s + p.score, 0);
       assert.ok(Math.abs(total - 1) < 1e-5, `scores of a softmax graph sum to 1, got ${total}`);
     } finally {
       await c.close();
@@ -94,8 +101,7 @@ describe('Classifier: end to end with real graphs', () => {
       const c = await Classifier.load(pkg);
       try {
         const [r] = await c.classify([await image('green-16bit.png')], { topK: 1 });
-        assert.ok(r!.ok);
-        assert.equal(r.predictions[0]!.label, 'green');
+        assert.equal(predictionsOf(r)[0]!.label, 'green');
       } finally {
         await c.close();
       }
@@ -124,9 +130,8 @@ describe('Classifier: end to end with real graphs', () => {
     try {
       const bytes = await image('orientation-6.jpg');
       const [r] = await c.classify([bytes], { topK: 'all' });
-      assert.ok(r!.ok);
       const fed = new Float32Array(3 * 8 * 8);
-      for (const p of r.predictions) fed[p.index] = p.score;
+      for (const p of predictionsOf(r)) fed[p.index] = p.score;
       // Same through the pure path: full-size decode, then preprocess in JS.
       const expected = preprocess(await decodeImage(bytes), c.spec.preprocess).data;
       let maxDiff = 0;
@@ -136,6 +141,25 @@ describe('Classifier: end to end with real graphs', () => {
       // BGR: channel 0 is blue. The picture is red on top, blue below.
       const topBlue = (fed[0]! * 0.7 + 0.3) * 255;
       assert.ok(topBlue < 80, `top-left blue value ${topBlue}`);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('with resampler pillow the fed tensor equals preprocess() exactly', async () => {
+    const d = await writeManifestPackage(path.join(dir, 'identity-pillow'), identityModel(8), {
+      labels: Array.from({ length: 3 * 8 * 8 }, (_, i) => `v${i}`),
+      input: { width: 8, height: 8, resize: 'shorter', shortest_edge: 10, interpolation: 'bicubic' },
+      output: { activation: 'none' },
+    });
+    const c = await Classifier.load(d, { resampler: 'pillow' });
+    try {
+      const bytes = await image('orientation-6.jpg');
+      const [r] = await c.classify([bytes], { topK: 'all' });
+      const fed = new Float32Array(3 * 8 * 8);
+      for (const p of predictionsOf(r)) fed[p.index] = p.score;
+      const expected = preprocess(await decodeImage(bytes), c.spec.preprocess).data;
+      for (let i = 0; i < fed.length; i++) assert.ok(Math.abs(fed[i]! - expected[i]!) < 1e-6, `value ${i}: ${fed[i]} vs ${expected[i]}`);
     } finally {
       await c.close();
     }

@@ -51,12 +51,25 @@ describe('imgcls predict', () => {
     assert.equal(JSON.parse(r.out[0]!).predictions[0].label, 'blue');
   });
 
+  test('a file named twice is classified twice, wherever it stands', async () => {
+    const r = await cli('predict', '--model', HF, '--json', '--top-k', '1', fx('red.jpg'), fx('blue.webp'), fx('red.jpg'));
+    assert.deepEqual(r.out.map((l) => JSON.parse(l).file), [fx('red.jpg'), fx('blue.webp'), fx('red.jpg')]);
+  });
+
+  test('--resampler pillow decodes at full size and resizes in JS', async () => {
+    const r = await cli('predict', '--model', HF, '--json', '--top-k', '1', '--resampler', 'pillow', fx('orientation-6.jpg'), fx('green-then-red.gif'));
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual(r.out.map((l) => JSON.parse(l).predictions[0].label), ['red', 'green']);
+    const bad = await cli('predict', '--model', HF, '--resampler', 'pil', fx('red.jpg'));
+    assert.match(bad.err[0]!, /Expected one of sharp, pillow for --resampler but received "pil"/);
+  });
+
   test('table output by default', async () => {
     const r = await cli('predict', '--model', HF, '--top-k', '3', fx('red.jpg'));
     assert.equal(r.code, 0);
     const lines = r.out.join('\n').split('\n');
     assert.equal(lines[0], fx('red.jpg'));
-    assert.match(lines[1]!, /^ {3}1\. red {3}\s+\d+\.\d\d%  \(class 0\)$/);
+    assert.match(lines[1]!, /^ {3}1\. red {3}\s+\d+\.\d\d% {2}\(class 0\)$/);
     assert.equal(lines.length, 4);
   });
 
@@ -119,6 +132,14 @@ describe('imgcls inspect', () => {
     assert.match(text, /resize: {8}shorter side to 32 \(linear\)/);
     assert.match(text, /centre crop: {3}24x24/);
     assert.match(text, /mean: {10}0\.5, 0\.5, 0\.5/);
+  });
+  test('the directory may also be given as --model; neither is an error', async () => {
+    const r = await cli('inspect', '--model', HF);
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.match(r.out.join('\n'), /format: {5}huggingface/);
+    const none = await cli('inspect');
+    assert.equal(none.code, 2);
+    assert.match(none.err[0]!, /Expected a model directory: imgcls inspect <dir>/);
   });
   test('--json', async () => {
     const r = await cli('inspect', '--json', path.join(FIXTURES, 'models', 'manifest-nhwc'));

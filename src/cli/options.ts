@@ -4,7 +4,7 @@
  */
 import type { ArgsDef } from 'citty';
 import { createError } from '../errors.ts';
-import type { ClassifierOptions } from '../engine/classifier.ts';
+import type { ClassifierOptions, Resampler } from '../engine/classifier.ts';
 import type { TopK } from '../engine/postprocess.ts';
 import type { Device, GraphOptimization } from '../engine/session.ts';
 import { INTERPOLATIONS } from '../model/manifest.ts';
@@ -59,6 +59,7 @@ export const modelArgs = {
   threads: { type: 'string', description: 'Threads per inference (default: one per core)', valueHint: 'n' },
   device: { type: 'string', description: 'Execution provider: cpu or cuda (falls back to cpu with a warning)', default: 'cpu' },
   optimization: { type: 'string', description: 'Graph optimisation: disabled, basic, extended or all', default: 'all' },
+  resampler: { type: 'string', description: 'Who resizes: sharp (fast, shrink-on-load) or pillow (PIL-exact pixels, full-size decode)', default: 'sharp' },
   'batch-size': { type: 'string', description: 'Most images per inference call', default: '8', valueHint: 'n' },
   size: { type: 'string', description: 'Override: model input size, e.g. 224 or 224x160', valueHint: 'WxH' },
   resize: { type: 'string', description: 'Override: resize the shorter side to this, then centre crop', valueHint: 'n' },
@@ -101,6 +102,7 @@ export function classifierOptions(args: ModelArgValues, onWarning: (m: string) =
     device: parseChoice<Device>('device', v('device') ?? 'cpu', ['cpu', 'cuda']),
     optimization: parseChoice<GraphOptimization>('optimization', v('optimization') ?? 'all', ['disabled', 'basic', 'extended', 'all']),
     maxBatch: parsePositiveInt('batch-size', v('batch-size') ?? '8'),
+    resampler: parseChoice<Resampler>('resampler', v('resampler') ?? 'sharp', ['sharp', 'pillow']),
     onWarning,
   };
 }

@@ -38,8 +38,10 @@ export const predictCommand = defineCommand({
     const topK = parseTopK(a['top-k']);
     const options = classifierOptions(a, (m) => io.err(`warning: ${m}`));
     if (!a.model) throw createError('INVALID_OPTION', 'Expected --model <dir>: the model package to classify with');
-    const files = await collectInputs([a.images, ...a._.filter((x) => x !== a.images)]);
-    if (files.length === 0) throw createError('INVALID_OPTION', `No images found in ${[a.images, ...a._].join(', ')}`);
+    // citty puts every positional in `_`, the first one included; a file named twice is classified twice.
+    const paths = a._.length > 0 ? a._ : [a.images];
+    const files = await collectInputs(paths);
+    if (files.length === 0) throw createError('INVALID_OPTION', `No images found in ${paths.join(', ')}`);
 
     const classifier = await Classifier.load(a.model, options);
     let failed = 0;

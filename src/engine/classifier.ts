@@ -18,7 +18,16 @@ export interface ClassifierOptions extends SessionOptions {
   maxBatch?: number;
   /** Refuse images whose header claims more pixels than this. */
   maxPixels?: number;
+  /**
+   * Who resizes: `sharp` (default) resizes while decoding, with shrink-on-load;
+   * `pillow` decodes at full size and resizes with our port of Pillow's
+   * algorithm, giving the pixels PIL-based stacks (torchvision, transformers)
+   * give, at the cost of a full-size decode.
+   */
+  resampler?: Resampler;
 }
+
+export type Resampler = 'sharp' | 'pillow';
 
 export interface ClassifyOptions {
   topK?: TopK;
@@ -74,8 +83,9 @@ export class Classifier {
    */
   async classify(inputs: readonly Uint8Array[], options: ClassifyOptions = {}): Promise<ClassifyResult[]> {
     const decodeStart = performance.now();
+    const inDecoder = this.options.resampler !== 'pillow';
     const decoded = await Promise.allSettled(
-      inputs.map((bytes) => decodeImage(bytes, { spec: this.spec.preprocess, maxPixels: this.options.maxPixels })),
+      inputs.map((bytes) => decodeImage(bytes, { spec: inDecoder ? this.spec.preprocess : undefined, maxPixels: this.options.maxPixels })),
     );
     const decodeMs = performance.now() - decodeStart;
     const results: ClassifyResult[] = new Array(inputs.length);
@@ -89,7 +99,7 @@ export class Classifier {
       const predictions = await this.classifyPixels(
         good.map((g) => g.image),
         options,
-        true,
+        inDecoder,
       );
       const inferMs = performance.now() - inferStart;
       good.forEach((g, i) => {

@@ -21,7 +21,8 @@ export interface Size {
  * - `shorter`: scale so the shorter side equals `shortestEdge`, keeping aspect
  *   ratio (the longer side is floored, as Hugging Face and torchvision do);
  * - `stretch`: scale to exactly `size`, ignoring aspect ratio (Keras, nsfwjs);
- * - `none`: leave the image as it is (it must then match the input size).
+ * - `none`: no resizing; the centre crop, if any, still applies (Hugging
+ *   Face's do_resize: false with do_center_crop: true).
  */
 export type ResizeSpec =
   | { mode: 'shorter'; shortestEdge: number; kernel: ResampleKernel }
