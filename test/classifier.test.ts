@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Classifier, type ClassifyResult } from '../src/engine/classifier.ts';
+import { Classifier, type ClassifierOptions, type ClassifyResult } from '../src/engine/classifier.ts';
 import { activate, postprocess, topK, type Prediction } from '../src/engine/postprocess.ts';
 import { decodeImage } from '../src/image/decode.ts';
 import { preprocess } from '../src/image/preprocess.ts';
@@ -119,50 +119,44 @@ describe('Classifier: end to end with real graphs', () => {
     }
   });
 
-  test('the tensor fed to the graph is exactly preprocess() of the decoded pixels', async () => {
-    // The identity model returns its input, so the output is the fed tensor.
-    const d = await writeManifestPackage(path.join(dir, 'identity'), identityModel(8), {
+  /**
+   * Classify `file` with an 8×8 identity model (its output is its input) and
+   * return [the tensor imgcls fed, preprocess() of the full-size decode].
+   */
+  async function fedAndExpected(name: string, input: Record<string, unknown>, options: ClassifierOptions = {}): Promise<[Float32Array, Float32Array]> {
+    const d = await writeManifestPackage(path.join(dir, name), identityModel(8), {
       labels: Array.from({ length: 3 * 8 * 8 }, (_, i) => `v${i}`),
-      input: { width: 8, height: 8, resize: 'stretch', interpolation: 'nearest', mean: [0.1, 0.2, 0.3], std: [0.5, 0.6, 0.7], channel_order: 'BGR' },
+      input: { width: 8, height: 8, ...input },
       output: { activation: 'none' },
     });
-    const c = await Classifier.load(d);
+    const c = await Classifier.load(d, options);
     try {
       const bytes = await image('orientation-6.jpg');
       const [r] = await c.classify([bytes], { topK: 'all' });
       const fed = new Float32Array(3 * 8 * 8);
       for (const p of predictionsOf(r)) fed[p.index] = p.score;
-      // Same through the pure path: full-size decode, then preprocess in JS.
-      const expected = preprocess(await decodeImage(bytes), c.spec.preprocess).data;
-      let maxDiff = 0;
-      for (let i = 0; i < fed.length; i++) maxDiff = Math.max(maxDiff, Math.abs(fed[i]! - expected[i]!));
-      // Both paths use nearest-neighbour here, so only codec rounding can differ.
-      assert.ok(maxDiff < 0.05, `max difference ${maxDiff}`);
-      // BGR: channel 0 is blue. The picture is red on top, blue below.
-      const topBlue = (fed[0]! * 0.7 + 0.3) * 255;
-      assert.ok(topBlue < 80, `top-left blue value ${topBlue}`);
+      return [fed, preprocess(await decodeImage(bytes), c.spec.preprocess).data];
     } finally {
       await c.close();
     }
+  }
+
+  test('the tensor fed to the graph is preprocess() of the decoded pixels', async () => {
+    const [fed, expected] = await fedAndExpected('identity', {
+      resize: 'stretch', interpolation: 'nearest', mean: [0.1, 0.2, 0.3], std: [0.5, 0.6, 0.7], channel_order: 'BGR',
+    });
+    let maxDiff = 0;
+    for (let i = 0; i < fed.length; i++) maxDiff = Math.max(maxDiff, Math.abs(fed[i]! - expected[i]!));
+    // sharp resized in the decoder, the pure path in JS; both nearest-neighbour, so only codec rounding can differ.
+    assert.ok(maxDiff < 0.05, `max difference ${maxDiff}`);
+    // BGR: channel 0 is blue. The picture is red on top, blue below.
+    const topBlue = (fed[0]! * 0.7 + 0.3) * 255;
+    assert.ok(topBlue < 80, `top-left blue value ${topBlue}`);
   });
 
   test('with resampler pillow the fed tensor equals preprocess() exactly', async () => {
-    const d = await writeManifestPackage(path.join(dir, 'identity-pillow'), identityModel(8), {
-      labels: Array.from({ length: 3 * 8 * 8 }, (_, i) => `v${i}`),
-      input: { width: 8, height: 8, resize: 'shorter', shortest_edge: 10, interpolation: 'bicubic' },
-      output: { activation: 'none' },
-    });
-    const c = await Classifier.load(d, { resampler: 'pillow' });
-    try {
-      const bytes = await image('orientation-6.jpg');
-      const [r] = await c.classify([bytes], { topK: 'all' });
-      const fed = new Float32Array(3 * 8 * 8);
-      for (const p of predictionsOf(r)) fed[p.index] = p.score;
-      const expected = preprocess(await decodeImage(bytes), c.spec.preprocess).data;
-      for (let i = 0; i < fed.length; i++) assert.ok(Math.abs(fed[i]! - expected[i]!) < 1e-6, `value ${i}: ${fed[i]} vs ${expected[i]}`);
-    } finally {
-      await c.close();
-    }
+    const [fed, expected] = await fedAndExpected('identity-pillow', { resize: 'shorter', shortest_edge: 10, interpolation: 'bicubic' }, { resampler: 'pillow' });
+    for (let i = 0; i < fed.length; i++) assert.ok(Math.abs(fed[i]! - expected[i]!) < 1e-6, `value ${i}: ${fed[i]} vs ${expected[i]}`);
   });
 
   test('classifyPixels resizes raw pixels with the pure path', async () => {
