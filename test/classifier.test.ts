@@ -159,6 +159,24 @@ describe('Classifier: end to end with real graphs', () => {
     for (let i = 0; i < fed.length; i++) assert.ok(Math.abs(fed[i]! - expected[i]!) < 1e-6, `value ${i}: ${fed[i]} vs ${expected[i]}`);
   });
 
+  test('--device cuda falls back to the CPU with a warning when CUDA cannot be loaded', async () => {
+    const warnings: string[] = [];
+    const c = await Classifier.load(path.join(FIXTURES, 'models', 'hf-colour'), { device: 'cuda', onWarning: (m) => warnings.push(m) });
+    try {
+      if (c.device === 'cpu') {
+        assert.equal(warnings.length, 1);
+        assert.match(warnings[0]!, /CUDA execution provider unavailable \(.*\); running on the CPU\. Install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12/);
+      } else {
+        assert.equal(c.device, 'cuda');
+        assert.deepEqual(warnings, []);
+      }
+      const [r] = await c.classify([await image('red.jpg')], { topK: 1 });
+      assert.equal(predictionsOf(r)[0]!.label, 'red');
+    } finally {
+      await c.close();
+    }
+  });
+
   test('classifyPixels resizes raw pixels with the pure path', async () => {
     const c = await Classifier.load(path.join(FIXTURES, 'models', 'hf-colour'));
     try {
