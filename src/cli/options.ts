@@ -4,8 +4,8 @@
  */
 import type { ArgsDef } from 'citty';
 import { createError } from '../errors.ts';
-import type { ClassifierOptions, Resampler } from '../engine/classifier.ts';
-import type { TopK } from '../engine/postprocess.ts';
+import { DEFAULT_MAX_BATCH, type ClassifierOptions, type Resampler } from '../engine/classifier.ts';
+import { DEFAULT_TOP_K, type TopK } from '../engine/postprocess.ts';
 import type { Device, GraphOptimization } from '../engine/session.ts';
 import { INTERPOLATIONS } from '../model/manifest.ts';
 import type { SpecOverrides } from '../model/resolve.ts';
@@ -27,7 +27,7 @@ function parseNumber(flag: string, value: string, positive = false): number {
 }
 
 export function parseTopK(value: string | undefined): TopK {
-  if (value === undefined) return 5;
+  if (value === undefined) return DEFAULT_TOP_K;
   if (value === 'all') return 'all';
   return parsePositiveInt('top-k', value);
 }
@@ -60,7 +60,7 @@ export const modelArgs = {
   device: { type: 'string', description: 'Execution provider: cpu or cuda (falls back to cpu with a warning)', default: 'cpu' },
   optimization: { type: 'string', description: 'Graph optimisation: disabled, basic, extended or all', default: 'all' },
   resampler: { type: 'string', description: 'Who resizes: sharp (fast, shrink-on-load) or pillow (PIL-exact pixels, full-size decode)', default: 'sharp' },
-  'batch-size': { type: 'string', description: 'Most images per inference call', default: '8', valueHint: 'n' },
+  'batch-size': { type: 'string', description: 'Most images per inference call', default: String(DEFAULT_MAX_BATCH), valueHint: 'n' },
   size: { type: 'string', description: 'Override: model input size, e.g. 224 or 224x160', valueHint: 'WxH' },
   resize: { type: 'string', description: 'Override: resize the shorter side to this, then centre crop', valueHint: 'n' },
   'resize-mode': { type: 'string', description: 'Override: shorter (then crop), stretch or none' },
@@ -101,7 +101,7 @@ export function classifierOptions(args: ModelArgValues, onWarning: (m: string) =
     threads: v('threads') === undefined ? undefined : parsePositiveInt('threads', v('threads')!),
     device: parseChoice<Device>('device', v('device') ?? 'cpu', ['cpu', 'cuda']),
     optimization: parseChoice<GraphOptimization>('optimization', v('optimization') ?? 'all', ['disabled', 'basic', 'extended', 'all']),
-    maxBatch: parsePositiveInt('batch-size', v('batch-size') ?? '8'),
+    maxBatch: v('batch-size') === undefined ? DEFAULT_MAX_BATCH : parsePositiveInt('batch-size', v('batch-size')!),
     resampler: parseChoice<Resampler>('resampler', v('resampler') ?? 'sharp', ['sharp', 'pillow']),
     onWarning,
   };

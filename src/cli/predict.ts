@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { defineCommand } from 'citty';
-import { Classifier, type ClassifyResult } from '../engine/classifier.ts';
+import { Classifier, DEFAULT_MAX_BATCH, type ClassifyResult } from '../engine/classifier.ts';
+import { DEFAULT_TOP_K } from '../engine/postprocess.ts';
 import { createError, type ImgclsError } from '../errors.ts';
 import { predictionTable } from './format.ts';
 import { collectInputs } from './inputs.ts';
@@ -14,7 +15,7 @@ import { checkKnownFlags, classifierOptions, modelArgs, parseTopK } from './opti
 const args = {
   images: { type: 'positional', description: 'Image files or folders (walked recursively)', required: true },
   ...modelArgs,
-  'top-k': { type: 'string', description: 'How many classes to show per image, or "all"', default: '5' },
+  'top-k': { type: 'string', description: 'How many classes to show per image, or "all"', default: String(DEFAULT_TOP_K) },
   json: { type: 'boolean', description: 'Print one JSON object per image per line' },
 } as const;
 
@@ -56,7 +57,7 @@ export const predictCommand = defineCommand({
     };
     try {
       // Read and classify a batch at a time, so output streams and memory stays flat on big folders.
-      const chunk = options.maxBatch ?? 8;
+      const chunk = options.maxBatch ?? DEFAULT_MAX_BATCH;
       for (let i = 0; i < files.length; i += chunk) {
         const names = files.slice(i, i + chunk);
         const read = await Promise.all(names.map(readInput));

@@ -9,7 +9,7 @@ import { fitToInput, writeTensor } from '../image/preprocess.ts';
 import { readPackage } from '../model/package.ts';
 import { resolveSpec, type ResolvedSpec, type SpecOverrides } from '../model/resolve.ts';
 import type { GraphSignature } from '../model/spec.ts';
-import { postprocess, type Prediction, type TopK } from './postprocess.ts';
+import { DEFAULT_TOP_K, postprocess, type Prediction, type TopK } from './postprocess.ts';
 import { ModelSession, type SessionOptions } from './session.ts';
 
 export interface ClassifierOptions extends SessionOptions {
@@ -120,7 +120,7 @@ export class Classifier {
     const out: Prediction[][] = [];
     for (let start = 0; start < ready.length; start += maxBatch) {
       const chunk = ready.slice(start, start + maxBatch);
-      out.push(...(await this.runBatch(chunk, options.topK ?? 5)));
+      out.push(...(await this.runBatch(chunk, options.topK ?? DEFAULT_TOP_K)));
     }
     return out;
   }
