@@ -86,7 +86,11 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
       const resize = options.spec.resize;
       const kernel = resize.mode === 'none' ? 'linear' : resize.kernel;
       if (plan.resized.width !== width || plan.resized.height !== height) {
-        pipeline = pipeline.resize(plan.resized.width, plan.resized.height, { fit: 'fill', kernel });
+        // libwebp's fast shrink-on-load moved pixels by up to 55 levels against
+        // PIL on real photos (scripts/compare-torchvision.sh); without it WebP
+        // is as close as PNG. JPEG's fast path stays within 1-2 levels.
+        const fastShrinkOnLoad = format !== 'webp';
+        pipeline = pipeline.resize(plan.resized.width, plan.resized.height, { fit: 'fill', kernel, fastShrinkOnLoad });
       }
       const crop = plan.crop;
       if (crop) {
