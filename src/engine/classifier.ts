@@ -2,7 +2,7 @@
  * The classification pipeline: decode → preprocess → infer → postprocess.
  * This file only sequences the stages; each lives in its own module.
  */
-import { isImgclsError, createError, type ImgclsError } from '../errors.ts';
+import { isImgclsError, type ImgclsError } from '../errors.ts';
 import { decodeImage } from '../image/decode.ts';
 import type { RgbImage } from '../image/pixels.ts';
 import { fitToInput, writeTensor } from '../image/preprocess.ts';
@@ -92,7 +92,9 @@ export class Classifier {
     const good: { index: number; image: RgbImage }[] = [];
     decoded.forEach((d, index) => {
       if (d.status === 'fulfilled') good.push({ index, image: d.value });
-      else results[index] = { ok: false, error: asImgclsError(d.reason) };
+      // decodeImage maps every decoding failure onto the catalogue; anything else is a bug, not a bad image.
+      else if (isImgclsError(d.reason)) results[index] = { ok: false, error: d.reason };
+      else throw d.reason;
     });
     if (good.length > 0) {
       const inferStart = performance.now();
@@ -145,9 +147,4 @@ export class Classifier {
   async close(): Promise<void> {
     await this.session.close();
   }
-}
-
-function asImgclsError(err: unknown): ImgclsError {
-  if (isImgclsError(err)) return err;
-  return createError('CORRUPT_IMAGE', `The image could not be decoded: ${(err as Error)?.message ?? String(err)}`, err);
 }

@@ -54,6 +54,8 @@ export class ModelSession {
       intraOpNumThreads: options.threads ?? 0,
       logSeverityLevel: 3,
     };
+    // Two identical calls because onnxruntime's overloads do not accept the
+    // union. A path is passed as is so onnxruntime can load external weights.
     const create = (providers: string[]) =>
       typeof model === 'string'
         ? ort.InferenceSession.create(model, { ...base, executionProviders: providers })

@@ -8,7 +8,7 @@ import sharp, { type Metadata } from 'sharp';
 import { createError, isImgclsError } from '../errors.ts';
 import type { PreprocessSpec } from '../model/spec.ts';
 import { planGeometry } from './geometry.ts';
-import type { RgbImage } from './pixels.ts';
+import type { Rect, RgbImage } from './pixels.ts';
 import { cropRgb } from './preprocess.ts';
 
 /** Formats we decode, by sharp's metadata name. HEIF is accepted only with AV1 compression (AVIF). */
@@ -81,7 +81,7 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
 
     let pipeline = open();
     const plan = options.spec ? planGeometry({ width, height }, options.spec) : null;
-    let jsCrop = null;
+    let jsCrop: Rect | null = null;
     if (plan && options.spec) {
       const resize = options.spec.resize;
       const kernel = resize.mode === 'none' ? 'linear' : resize.kernel;

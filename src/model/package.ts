@@ -38,7 +38,8 @@ async function readJson(file: string): Promise<unknown> {
 /** A file named by a package must stay inside the package directory. */
 function inside(dir: string, name: string, field: string): string {
   const resolved = path.resolve(dir, name);
-  if (path.relative(dir, resolved).startsWith('..') || path.isAbsolute(path.relative(dir, resolved))) {
+  const relative = path.relative(dir, resolved);
+  if (relative.startsWith('..') || path.isAbsolute(relative)) {
     throw createError('MODEL_INVALID', `${MANIFEST_FILE}: ${field} "${name}" points outside the model directory`);
   }
   return resolved;

@@ -1,5 +1,5 @@
 /**
- * A minimal protocol-buffers writer and reader: just the wire types ONNX uses.
+ * A minimal protocol-buffers writer: just the wire types ONNX uses.
  * We write ONNX graphs ourselves (test models, the Keras importer) rather than
  * pull in a generated protobuf library for a handful of messages.
  */
@@ -85,57 +85,4 @@ export class ProtoWriter {
     }
     return out;
   }
-}
-
-/** One decoded field: varints as bigint, length-delimited fields as bytes. */
-export type ProtoField =
-  | { field: number; wireType: 0; value: bigint }
-  | { field: number; wireType: 1; value: Uint8Array }
-  | { field: number; wireType: 2; value: Uint8Array }
-  | { field: number; wireType: 5; value: Uint8Array };
-
-/** Read the top-level fields of one message. Throws RangeError on malformed input. */
-export function readFields(buf: Uint8Array): ProtoField[] {
-  const fields: ProtoField[] = [];
-  let pos = 0;
-  const varint = (): bigint => {
-    let result = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (pos >= buf.length) throw new RangeError('protobuf: truncated varint');
-      const b = buf[pos++]!;
-      result |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7n;
-      if (shift > 70n) throw new RangeError('protobuf: varint too long');
-    }
-  };
-  const take = (n: number): Uint8Array => {
-    if (pos + n > buf.length) throw new RangeError('protobuf: truncated field');
-    const out = buf.subarray(pos, pos + n);
-    pos += n;
-    return out;
-  };
-  while (pos < buf.length) {
-    const key = Number(varint());
-    const field = key >>> 3;
-    const wireType = key & 7;
-    switch (wireType) {
-      case 0:
-        fields.push({ field, wireType, value: varint() });
-        break;
-      case 1:
-        fields.push({ field, wireType, value: take(8) });
-        break;
-      case 2:
-        fields.push({ field, wireType, value: take(Number(varint())) });
-        break;
-      case 5:
-        fields.push({ field, wireType, value: take(4) });
-        break;
-      default:
-        throw new RangeError(`protobuf: unsupported wire type ${wireType}`);
-    }
-  }
-  return fields;
 }
