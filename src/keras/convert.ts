@@ -1,0 +1,186 @@
+/**
+ * Keras/TF.js layers model → ONNX. The model's layer calls (flattened by
+ * topology.ts) are emitted one by one into an ONNX graph with an NHWC image
+ * input, as Keras takes it; inside, images are held NCHW (see context.ts).
+ *
+ * The same graph, cut at a named layer and pooled, is the feature extractor
+ * the trainer uses.
+ */
+import { createError } from '../errors.ts';
+import { encodeModel, GraphBuilder, int, ints } from '../onnx/model.ts';
+import { EmitContext, NCHW_TO_NHWC, NHWC_TO_NCHW, WeightTable, type KTensor } from './context.ts';
+import { LAYER_ALIASES, LAYERS } from './layers.ts';
+import { flattenTopology, type KerasGraph, type KerasShape, type LayerCall } from './topology.ts';
+import { decodeWeights, type WeightGroup } from './weights.ts';
+
+/** A TF.js layers model: its topology, weight manifest and the weight bytes (all shards concatenated). */
+export interface KerasModel {
+  topology: unknown;
+  weightsManifest: WeightGroup[];
+  weightData: Uint8Array;
+}
+
+/** How a feature extractor pools its cut layer: globally, or averaged on a grid of n×n cells. */
+export type Pooling = 'avg' | 'max' | 'none' | { grid: number };
+
+export interface ConvertOptions {
+  /** Cut the graph at this layer's output (a feature extractor); `auto` is the last spatial layer. */
+  cut?: string;
+  /** Pooling of a cut at a spatial layer (default avg). */
+  pool?: Pooling;
+  inputName?: string;
+  outputName?: string;
+}
+
+export interface LayerInfo {
+  name: string;
+  className: string;
+  shape: KerasShape;
+}
+
+export interface Converted {
+  onnx: Uint8Array;
+  input: { name: string; shape: KerasShape };
+  output: { name: string; shape: KerasShape };
+  /** Every layer on the path to the output, with its Keras output shape. */
+  layers: LayerInfo[];
+  /** The layer the graph was cut at, for feature extractors. */
+  cut: string | null;
+}
+
+export const DEFAULT_INPUT_NAME = 'input';
+export const DEFAULT_OUTPUT_NAME = 'output';
+
+const callName = (c: LayerCall) => [...c.scope, c.name].join('/');
+
+function emitterFor(call: LayerCall) {
+  const className = LAYER_ALIASES[call.className] ?? call.className;
+  const emit = LAYERS[className];
+  if (!emit) {
+    const known = Object.keys(LAYERS).sort().join(', ');
+    throw createError('UNSUPPORTED_LAYER', `Layer ${callName(call)} has class ${call.className}, which the importer does not convert (supported: InputLayer, ${known})`);
+  }
+  return emit;
+}
+
+/** The calls needed to compute `target`, in order. */
+function requiredCalls(graph: KerasGraph, target: string): LayerCall[] {
+  const producer = new Map(graph.calls.map((c) => [c.output, c]));
+  const needed = new Set<string>();
+  const visit = (id: string) => {
+    if (needed.has(id)) return;
+    needed.add(id);
+    producer.get(id)?.inputs.forEach(visit);
+  };
+  visit(target);
+  return graph.calls.filter((c) => needed.has(c.output));
+}
+
+/** The last spatial layer before the head: the default cut for feature extraction. */
+function autoCut(layers: LayerInfo[]): string {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const s = layers[i]!.shape;
+    if (s.length === 4 && s.slice(1, 3).some((d) => d === null || d! > 1)) return layers[i]!.name;
+  }
+  throw createError('INVALID_OPTION', 'The model has no spatial layer to cut at; name one with --layer');
+}
+
+function findCall(graph: KerasGraph, name: string): LayerCall {
+  const matches = graph.calls.filter((c) => c.name === name || callName(c) === name);
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) throw createError('INVALID_OPTION', `Layer name ${name} is ambiguous: ${matches.map(callName).join(', ')}`);
+  throw createError('INVALID_OPTION', `The model has no layer named ${name}`);
+}
+
+/** Average over an n×n grid of cells (PyTorch's adaptive average pooling), flattened cell by cell in NHWC order. */
+function gridPool(ctx: EmitContext, x: KTensor, n: number): KTensor {
+  const [batch, h, w, c] = x.shape;
+  if (typeof h !== 'number' || typeof w !== 'number') throw createError('INVALID_OPTION', 'Grid pooling needs a layer of known height and width');
+  if (n > h || n > w) throw createError('INVALID_OPTION', `A ${n}x${n} grid does not fit the ${h}x${w} output of the cut layer`);
+  const rows: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const cells: string[] = [];
+    for (let j = 0; j < n; j++) {
+      const starts = [Math.floor((i * h) / n), Math.floor((j * w) / n)];
+      const ends = [Math.ceil(((i + 1) * h) / n), Math.ceil(((j + 1) * w) / n)];
+      const cell = ctx.op('Slice', [x.name, ctx.i64('starts', starts), ctx.i64('ends', ends), ctx.i64('axes', [2, 3])]);
+      cells.push(ctx.op('ReduceMean', [cell], { axes: ints([2, 3]), keepdims: int(1) }));
+    }
+    rows.push(ctx.op('Concat', cells, { axis: int(3) }));
+  }
+  const grid = ctx.op('Concat', rows, { axis: int(2) });
+  const flat = ctx.op('Flatten', [ctx.op('Transpose', [grid], { perm: ints(NCHW_TO_NHWC) })], { axis: int(1) });
+  return { name: flat, shape: [batch!, typeof c === 'number' ? n * n * c : null] };
+}
+
+function pool(ctx: EmitContext, x: KTensor, pooling: Pooling): KTensor {
+  if (x.shape.length !== 4 || pooling === 'none') return x;
+  if (typeof pooling === 'object') return gridPool(ctx, x, pooling.grid);
+  const y = ctx.op(pooling === 'avg' ? 'ReduceMean' : 'ReduceMax', [x.name], { axes: ints([2, 3]), keepdims: int(0) });
+  return { name: y, shape: [x.shape[0]!, x.shape[3]!] };
+}
+
+/** Convert a TF.js layers model to ONNX bytes. */
+export function convertKeras(model: KerasModel, options: ConvertOptions = {}): Converted {
+  const graph = flattenTopology(model.topology);
+  if (graph.inputs.length !== 1) throw createError('UNSUPPORTED_LAYER', `The model takes ${graph.inputs.length} inputs; the importer converts image models with one input`);
+  if (graph.outputs.length !== 1) throw createError('UNSUPPORTED_LAYER', `The model has ${graph.outputs.length} outputs; the importer converts models with one output`);
+  const weights = new WeightTable(decodeWeights(model.weightsManifest, model.weightData));
+  const inputName = options.inputName ?? DEFAULT_INPUT_NAME;
+  const outputName = options.outputName ?? DEFAULT_OUTPUT_NAME;
+
+  const source = graph.inputs[0]!;
+  const onnxShape = (shape: KerasShape) => shape.map((d, i) => d ?? (i === 0 ? 'batch' : `d${i}`));
+  const g = new GraphBuilder(graph.name);
+  const ctx = new EmitContext(g, weights);
+  g.input(inputName, 'FLOAT', onnxShape(source.shape));
+  const tensors = new Map<string, KTensor>();
+  ctx.layer = { className: 'InputLayer', name: source.name, scope: [], config: {}, inputs: [], output: source.id };
+  tensors.set(source.id, {
+    name: source.shape.length === 4 ? ctx.op('Transpose', [inputName], { perm: ints(NHWC_TO_NCHW) }) : inputName,
+    shape: source.shape,
+  });
+
+  // Emit everything up to the model's output first, so an auto cut can see every shape.
+  const layers: LayerInfo[] = [];
+  for (const call of requiredCalls(graph, graph.outputs[0]!)) {
+    ctx.layer = call;
+    const inputs = call.inputs.map((id) => tensors.get(id)!);
+    const out = emitterFor(call)(ctx, inputs);
+    tensors.set(call.output, out);
+    layers.push({ name: callName(call), className: call.className, shape: out.shape });
+  }
+
+  let cut: string | null = null;
+  let result = tensors.get(graph.outputs[0]!)!;
+  if (options.cut !== undefined) {
+    cut = options.cut === 'auto' ? autoCut(layers) : callName(findCall(graph, options.cut));
+    const call = findCall(graph, cut);
+    ctx.layer = call;
+    result = pool(ctx, tensors.get(call.output)!, options.pool ?? 'avg');
+    // Drop what the cut made unnecessary; onnxruntime would too, but the file would still carry the weights.
+    prune(g, result.name);
+  }
+  const final = result.shape.length === 4 ? ctx.op('Transpose', [result.name], { perm: ints(NCHW_TO_NHWC) }) : result.name;
+  g.op('Identity', [final], undefined, outputName);
+  g.output(outputName, 'FLOAT', onnxShape(result.shape));
+  const onnx = encodeModel({ graph: g.build(), metadata: { converted_from: 'keras', source_model: graph.name } });
+  return { onnx, input: { name: inputName, shape: source.shape }, output: { name: outputName, shape: result.shape }, layers, cut };
+}
+
+/** Remove nodes and initializers that do not feed `output`. */
+function prune(g: GraphBuilder, output: string): void {
+  const producer = new Map(g.nodes.map((n) => [n.outputs[0]!, n]));
+  const live = new Set<string>();
+  const stack = [output];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (live.has(v)) continue;
+    live.add(v);
+    producer.get(v)?.inputs.forEach((i) => stack.push(i));
+  }
+  const keepNodes = g.nodes.filter((n) => live.has(n.outputs[0]!));
+  g.nodes.splice(0, g.nodes.length, ...keepNodes);
+  const keepInits = g.initializers.filter((t) => live.has(t.name));
+  g.initializers.splice(0, g.initializers.length, ...keepInits);
+}
