@@ -1,14 +1,12 @@
 /** `imgcls inspect`: what a model package holds and how its images are prepared. */
 import { defineCommand } from 'citty';
-import { Classifier } from '../engine/classifier.ts';
-import { createError } from '../errors.ts';
 import type { ResolvedSpec } from '../model/resolve.ts';
 import type { GraphSignature, PreprocessSpec, TensorInfo } from '../model/spec.ts';
 import type { CommandData } from './io.ts';
-import { checkKnownFlags, classifierOptions, modelArgs } from './options.ts';
+import { checkKnownFlags, loadClassifier, modelArgs } from './options.ts';
 
 const args = {
-  dir: { type: 'positional', description: 'Model package directory (or --model <dir>)', required: false },
+  dir: { type: 'positional', description: 'Model name or package directory (or --model); default: the default model', required: false },
   ...modelArgs,
   json: { type: 'boolean', description: 'Print the description as JSON' },
 } as const;
@@ -55,9 +53,7 @@ export const inspectCommand = defineCommand({
   async run({ args: a, rawArgs, data }) {
     const { io } = data as CommandData;
     checkKnownFlags(rawArgs, args);
-    const dir = a.dir ?? a.model;
-    if (!dir) throw createError('INVALID_OPTION', 'Expected a model directory: imgcls inspect <dir>');
-    const classifier = await Classifier.load(dir, classifierOptions(a, (m) => io.err(`warning: ${m}`)));
+    const classifier = await loadClassifier({ ...a, model: a.dir ?? a.model }, io);
     try {
       const { spec, signature, modelPath } = classifier;
       io.out(a.json ? JSON.stringify({ ...spec, modelPath, inputs: signature.inputs, outputs: signature.outputs }, null, 2) : describeModel(spec, signature, modelPath));

@@ -6,17 +6,21 @@
 import { defineCommand, renderUsage, runCommand, type CommandDef } from 'citty';
 import { isImgclsError } from '../errors.ts';
 import { VERSION } from '../version.ts';
+import { convertCommand } from './convert.ts';
 import { inspectCommand } from './inspect.ts';
+import { modelsCommand } from './models.ts';
 import { processIO, type CliIO, type CommandData } from './io.ts';
 import { predictCommand } from './predict.ts';
 
 const subCommands: Record<string, CommandDef<any>> = {
   predict: predictCommand,
   inspect: inspectCommand,
+  convert: convertCommand,
+  models: modelsCommand,
 };
 
 export const mainCommand = defineCommand({
-  meta: { name: 'imgcls', version: VERSION, description: 'Image classification: predict, inspect (serve, train and convert come in later releases)' },
+  meta: { name: 'imgcls', version: VERSION, description: 'Image classification: predict, inspect, convert and list models (serve and train come in later releases)' },
   subCommands,
 });
 

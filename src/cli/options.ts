@@ -4,12 +4,15 @@
  */
 import type { ArgsDef } from 'citty';
 import { createError } from '../errors.ts';
-import { DEFAULT_MAX_BATCH, type ClassifierOptions, type Resampler } from '../engine/classifier.ts';
+import { Classifier, DEFAULT_MAX_BATCH, type ClassifierOptions, type Resampler } from '../engine/classifier.ts';
 import { DEFAULT_TOP_K, type TopK } from '../engine/postprocess.ts';
 import type { Device, GraphOptimization } from '../engine/session.ts';
 import { INTERPOLATIONS } from '../model/manifest.ts';
 import type { SpecOverrides } from '../model/resolve.ts';
 import type { Size } from '../model/spec.ts';
+import { DEFAULT_MODEL } from '../store/builtin.ts';
+import { resolveModel } from '../store/store.ts';
+import type { CliIO } from './io.ts';
 
 const invalid = (flag: string, expected: string, value: unknown): never => {
   throw createError('INVALID_OPTION', `Expected ${expected} for --${flag} but received "${String(value)}"`);
@@ -41,7 +44,7 @@ export function parseSize(flag: string, value: string): Size {
 }
 
 /** `0.485,0.456,0.406`, or one number for all three channels. */
-function parseTriple(flag: string, value: string, positive: boolean): [number, number, number] {
+export function parseTriple(flag: string, value: string, positive: boolean): [number, number, number] {
   const parts = value.split(',').map((p) => parseNumber(flag, p, positive));
   if (parts.length === 1) return [parts[0]!, parts[0]!, parts[0]!];
   if (parts.length !== 3) invalid(flag, 'three comma-separated numbers (R,G,B) or one number', value);
@@ -55,7 +58,8 @@ function parseChoice<T extends string>(flag: string, value: string, choices: rea
 
 /** Flags shared by every command that loads a model. */
 export const modelArgs = {
-  model: { type: 'string', description: 'Model package directory', valueHint: 'dir' },
+  model: { type: 'string', description: `Model: a built-in (${DEFAULT_MODEL} is the default), a name in the store, or a package directory`, valueHint: 'name|dir' },
+  store: { type: 'string', description: 'Model store directory (default: $IMGCLS_HOME, else ~/.cache/imgcls)', valueHint: 'dir' },
   threads: { type: 'string', description: 'Threads per inference (default: one per core)', valueHint: 'n' },
   device: { type: 'string', description: 'Execution provider: cpu or cuda (falls back to cpu with a warning)', default: 'cpu' },
   optimization: { type: 'string', description: 'Graph optimisation: disabled, basic, extended or all', default: 'all' },
@@ -127,4 +131,15 @@ export function checkKnownFlags(rawArgs: readonly string[], defs: ArgsDef): void
       throw createError('INVALID_OPTION', `Unknown option ${raw.split('=')[0]}; this command takes ${flags}`);
     }
   }
+}
+
+/** Where `--model` points: a built-in (converted into the store on first use), a stored name or a directory. */
+export async function modelDir(args: { model?: string; store?: string }, io: CliIO): Promise<string> {
+  return resolveModel(args.model, { store: args.store, onProgress: (m) => io.err(m) });
+}
+
+/** Resolve `--model` and load it with the model flags. */
+export async function loadClassifier(args: ModelArgValues & { model?: string; store?: string }, io: CliIO): Promise<Classifier> {
+  const options = classifierOptions(args, (m) => io.err(`warning: ${m}`));
+  return Classifier.load(await modelDir(args, io), options);
 }

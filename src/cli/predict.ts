@@ -10,7 +10,7 @@ import { createError, type ImgclsError } from '../errors.ts';
 import { predictionTable } from './format.ts';
 import { collectInputs } from './inputs.ts';
 import type { CommandData } from './io.ts';
-import { checkKnownFlags, classifierOptions, modelArgs, parseTopK } from './options.ts';
+import { checkKnownFlags, classifierOptions, modelArgs, modelDir, parseTopK } from './options.ts';
 
 const args = {
   images: { type: 'positional', description: 'Image files or folders (walked recursively)', required: true },
@@ -38,13 +38,12 @@ export const predictCommand = defineCommand({
     checkKnownFlags(rawArgs, args);
     const topK = parseTopK(a['top-k']);
     const options = classifierOptions(a, (m) => io.err(`warning: ${m}`));
-    if (!a.model) throw createError('INVALID_OPTION', 'Expected --model <dir>: the model package to classify with');
     // citty puts every positional in `_`, the first one included; a file named twice is classified twice.
     const paths = a._.length > 0 ? a._ : [a.images];
     const files = await collectInputs(paths);
     if (files.length === 0) throw createError('INVALID_OPTION', `No images found in ${paths.join(', ')}`);
 
-    const classifier = await Classifier.load(a.model, options);
+    const classifier = await Classifier.load(await modelDir(a, io), options);
     let failed = 0;
     const report = (file: string, result: ClassifyResult) => {
       if (result.ok) {

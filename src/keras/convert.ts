@@ -46,6 +46,8 @@ export interface Converted {
   layers: LayerInfo[];
   /** The layer the graph was cut at, for feature extractors. */
   cut: string | null;
+  /** True when the output comes straight from a softmax or sigmoid (scores are probabilities). */
+  activated: boolean;
 }
 
 export const DEFAULT_INPUT_NAME = 'input';
@@ -161,11 +163,13 @@ export function convertKeras(model: KerasModel, options: ConvertOptions = {}): C
     // Drop what the cut made unnecessary; onnxruntime would too, but the file would still carry the weights.
     prune(g, result.name);
   }
+  const last = g.nodes.find((n) => n.outputs[0] === result.name);
+  const activated = last?.opType === 'Softmax' || last?.opType === 'Sigmoid';
   const final = result.shape.length === 4 ? ctx.op('Transpose', [result.name], { perm: ints(NCHW_TO_NHWC) }) : result.name;
   g.op('Identity', [final], undefined, outputName);
   g.output(outputName, 'FLOAT', onnxShape(result.shape));
   const onnx = encodeModel({ graph: g.build(), metadata: { converted_from: 'keras', source_model: graph.name } });
-  return { onnx, input: { name: inputName, shape: source.shape }, output: { name: outputName, shape: result.shape }, layers, cut };
+  return { onnx, input: { name: inputName, shape: source.shape }, output: { name: outputName, shape: result.shape }, layers, cut, activated };
 }
 
 /** Remove nodes and initializers that do not feed `output`. */

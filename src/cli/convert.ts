@@ -1,0 +1,114 @@
+/**
+ * `imgcls convert`: a Keras/TF.js layers model (a model.json, or one of the
+ * nsfwjs models) → an imgcls package (model.onnx + imgcls.json).
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { defineCommand } from 'citty';
+import { createError } from '../errors.ts';
+import { convertKeras } from '../keras/convert.ts';
+import { CROP_SIGNED, parsePooling, STRETCH_UNIT, writeKerasPackage, type FeatureVariant, type KerasPreprocess } from '../keras/package.ts';
+import { loadModelJson, loadNsfwBundle, type LoadedKerasModel } from '../keras/source.ts';
+import { parseLabelsFile } from '../model/labels.ts';
+import { NSFW_LABELS, nsfwSource } from '../store/builtin.ts';
+import type { CommandData } from './io.ts';
+import { checkKnownFlags, parseTriple } from './options.ts';
+
+const args = {
+  source: { type: 'positional', description: 'path/to/model.json (or its directory), nsfw:mobilenet_v2 or nsfw:inception_v3', required: true },
+  out: { type: 'string', description: 'Package directory to write (replaced if it exists)', valueHint: 'dir' },
+  name: { type: 'string', description: 'Model name in the manifest (default: the output directory name)' },
+  labels: { type: 'string', description: 'Labels: a file (labels.txt, index_to_name.json) or a comma-separated list', valueHint: 'file|a,b,c' },
+  'resize-mode': { type: 'string', description: 'How images reach the input size: stretch (nsfwjs, Keras) or shorter (resize, then centre crop)' },
+  interpolation: { type: 'string', description: 'nearest, bilinear, bicubic or lanczos' },
+  scale: { type: 'string', description: 'Multiply pixel values (0-255) by this first (default 1/255)', valueHint: 'x' },
+  mean: { type: 'string', description: 'Per-channel mean to subtract after scaling, R,G,B', valueHint: 'r,g,b' },
+  std: { type: 'string', description: 'Per-channel std to divide by, R,G,B', valueHint: 'r,g,b' },
+  features: { type: 'boolean', description: 'Also write a feature extractor (the graph cut at --layer, pooled by --pool)' },
+  layer: { type: 'string', description: 'Layer to cut the feature extractor at (default: the last spatial layer before the head)' },
+  pool: { type: 'string', description: 'Feature pooling: avg, max, none or grid:N (default avg)' },
+  'list-layers': { type: 'boolean', description: 'Print the layers with their output shapes, and stop' },
+} as const;
+
+async function loadSource(source: string): Promise<LoadedKerasModel> {
+  const bundle = nsfwSource(source);
+  if (bundle) return loadNsfwBundle(bundle);
+  if (source.startsWith('nsfw:')) throw createError('INVALID_OPTION', `Unknown nsfwjs model ${source}; expected nsfw:mobilenet_v2 or nsfw:inception_v3`);
+  return loadModelJson(source);
+}
+
+async function readLabels(value: string): Promise<string[]> {
+  let text: string | null = null;
+  try {
+    text = await readFile(value, 'utf8');
+  } catch {
+    // Not a file: a comma-separated list.
+  }
+  if (text !== null) return parseLabelsFile(text, basename(value));
+  const list = value.split(',').map((l) => l.trim());
+  if (list.some((l) => l === '')) throw createError('INVALID_OPTION', `Expected a labels file or a comma-separated list for --labels but received "${value}"`);
+  return list;
+}
+
+function choice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(value)) throw createError('INVALID_OPTION', `Expected one of ${choices.join(', ')} for --${flag} but received "${value}"`);
+  return value as T;
+}
+
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw createError('INVALID_OPTION', `Expected a positive number for --${flag} but received "${value}"`);
+  return n;
+}
+
+export const convertCommand = defineCommand({
+  meta: { name: 'convert', description: 'Convert a Keras/TF.js layers model (or an nsfwjs model) to an ONNX model package' },
+  args,
+  async run({ args: a, rawArgs, data }) {
+    const { io } = data as CommandData;
+    checkKnownFlags(rawArgs, args);
+    const pooling = parsePooling(a.pool ?? 'avg');
+    const loaded = await loadSource(a.source);
+
+    if (a['list-layers']) {
+      const { layers, input } = convertKeras(loaded.model);
+      io.out(`input  [${input.shape.map((d) => d ?? '?').join(', ')}]`);
+      for (const l of layers) io.out(`${l.name}  ${l.className}  [${l.shape.map((d) => d ?? '?').join(', ')}]`);
+      return;
+    }
+    if (!a.out) throw createError('INVALID_OPTION', 'Expected --out <dir>: where to write the model package');
+
+    const nsfw = nsfwSource(a.source) !== null;
+    const tm = loaded.metadata.teachableMachine;
+    let labels: readonly string[];
+    if (a.labels) labels = await readLabels(a.labels);
+    else if (nsfw) labels = NSFW_LABELS;
+    else if (loaded.metadata.labels) labels = loaded.metadata.labels;
+    else throw createError('INVALID_OPTION', `${a.source} comes with no labels (no metadata.json); give them with --labels <file|a,b,c>`);
+
+    const base: KerasPreprocess = tm ? CROP_SIGNED : STRETCH_UNIT;
+    const preprocess: KerasPreprocess = {
+      resize: a['resize-mode'] ? choice('resize-mode', a['resize-mode'], ['stretch', 'shorter'] as const) : base.resize,
+      interpolation: a.interpolation ? choice('interpolation', a.interpolation, ['nearest', 'bilinear', 'bicubic', 'lanczos'] as const) : base.interpolation,
+      scale: a.scale ? positive('scale', a.scale) : base.scale,
+      mean: a.mean ? parseTriple('mean', a.mean, false) : base.mean,
+      std: a.std ? parseTriple('std', a.std, true) : base.std,
+    };
+    const explicit = a['resize-mode'] || a.scale || a.mean || a.std;
+    if (!nsfw && !tm && !explicit) {
+      io.err('note: the model says nothing about its preprocessing; using stretch to the input size and scale 1/255 (set --resize-mode, --scale, --mean and --std to match its training)');
+    }
+    const features: FeatureVariant[] = a.features || a.layer ? [{ layer: a.layer ?? 'auto', pool: pooling }] : [];
+    const out = resolve(a.out);
+    const converted = await writeKerasPackage(loaded, out, {
+      name: a.name ?? basename(out),
+      labels,
+      preprocess,
+      features,
+      metadata: nsfw ? { license: 'MIT (nsfwjs, Infinite Red)' } : {},
+    });
+    const shape = (s: readonly (number | null)[]) => `[${s.map((d) => d ?? '?').join(', ')}]`;
+    io.out(`Wrote ${out}/model.onnx (${converted.layers.length} layers, input ${shape(converted.input.shape)}, output ${shape(converted.output.shape)}) and imgcls.json (${labels.length} labels)`);
+    if (features.length > 0) io.out(`Wrote a feature extractor into ${out} (see metadata.features in imgcls.json)`);
+  },
+});

@@ -1,0 +1,128 @@
+/**
+ * Writing a converted Keras model as an imgcls package: `model.onnx` and an
+ * `imgcls.json` that says how images are prepared, plus any feature-extractor
+ * variants (listed under `metadata.features` for the trainer).
+ *
+ * Files are written into a temporary directory beside the target and renamed
+ * into place, so a reader never sees a half-written package.
+ */
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { createError } from '../errors.ts';
+import { MANIFEST_FILE } from '../model/manifest.ts';
+import { VERSION } from '../version.ts';
+import { convertKeras, type Converted, type Pooling } from './convert.ts';
+import type { LoadedKerasModel } from './source.ts';
+
+/** How the package's images are prepared, in imgcls.json's terms. */
+export interface KerasPreprocess {
+  resize: 'stretch' | 'shorter';
+  interpolation: 'nearest' | 'bilinear' | 'bicubic' | 'lanczos';
+  scale: number;
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
+
+/** nsfwjs's preprocessing: stretch to the input size, scale to [0, 1]. */
+export const STRETCH_UNIT: KerasPreprocess = { resize: 'stretch', interpolation: 'bilinear', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] };
+/** Teachable Machine's: centre crop, scale to [-1, 1]. */
+export const CROP_SIGNED: KerasPreprocess = { resize: 'shorter', interpolation: 'bilinear', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+
+export interface FeatureVariant {
+  /** Layer to cut at, or `auto` for the last spatial layer. */
+  layer: string;
+  pool: Pooling;
+}
+
+export interface KerasPackageOptions {
+  name: string;
+  labels: readonly string[];
+  preprocess: KerasPreprocess;
+  description?: string;
+  features?: readonly FeatureVariant[];
+  /** Extra manifest metadata (where the model came from). */
+  metadata?: Record<string, unknown>;
+}
+
+export const poolName = (p: Pooling): string => (typeof p === 'object' ? `grid${p.grid}` : p);
+
+/** `avg`, `max`, `none` or `grid:N`. */
+export function parsePooling(value: string): Pooling {
+  if (value === 'avg' || value === 'max' || value === 'none') return value;
+  const m = /^grid:?(\d+)$/.exec(value);
+  if (m && Number(m[1]) >= 1 && Number(m[1]) <= 8) return { grid: Number(m[1]) };
+  throw createError('INVALID_OPTION', `Expected avg, max, none or grid:N (N from 1 to 8) for the pooling but received "${value}"`);
+}
+
+function checkOutput(converted: Converted, labels: readonly string[]): void {
+  const out = converted.output.shape;
+  if (out.length !== 2) {
+    throw createError('MODEL_MISMATCH', `The model's output has shape [${out.join(', ')}]; a classifier's is [batch, classes]`);
+  }
+  if (out[1] !== labels.length) {
+    throw createError('LABELS_INVALID', `The model has ${out[1]} classes but ${labels.length} labels were given`);
+  }
+}
+
+/** Convert `loaded` and write the package to `outDir` (replacing it if it exists). Returns the conversion. */
+export async function writeKerasPackage(loaded: LoadedKerasModel, outDir: string, options: KerasPackageOptions): Promise<Converted> {
+  const converted = convertKeras(loaded.model);
+  checkOutput(converted, options.labels);
+  const [, h, w] = converted.input.shape;
+  if (converted.input.shape.length !== 4 || typeof h !== 'number' || typeof w !== 'number') {
+    throw createError('MODEL_MISMATCH', `The model's input has shape [${converted.input.shape.join(', ')}]; an image classifier's is [batch, height, width, channels] with a fixed size`);
+  }
+  const features = (options.features ?? []).map((f) => {
+    const c = convertKeras(loaded.model, { cut: f.layer, pool: f.pool, outputName: 'features' });
+    const layer = c.cut!;
+    return { file: `features-${layer.replace(/[^A-Za-z0-9_.-]/g, '_')}-${poolName(f.pool)}.onnx`, layer, pool: poolName(f.pool), dim: c.output.shape[1] ?? null, onnx: c.onnx };
+  });
+  const manifest = {
+    name: options.name,
+    model: 'model.onnx',
+    labels: options.labels,
+    input: {
+      name: converted.input.name,
+      layout: 'NHWC',
+      width: w,
+      height: h,
+      resize: options.preprocess.resize,
+      interpolation: options.preprocess.interpolation,
+      scale: options.preprocess.scale,
+      mean: options.preprocess.mean,
+      std: options.preprocess.std,
+    },
+    output: { name: converted.output.name, // A graph ending in softmax (or sigmoid) needs no activation of ours; otherwise its scores are logits.
+      activation: converted.activated ? 'none' : 'softmax' },
+    ...(options.description ? { description: options.description } : {}),
+    metadata: {
+      ...options.metadata,
+      source: loaded.source,
+      converter: `imgcls ${VERSION}`,
+      ...(features.length > 0 ? { features: features.map(({ onnx: _onnx, ...rest }) => rest) } : {}),
+    },
+  };
+
+  const parent = dirname(outDir);
+  await mkdir(parent, { recursive: true });
+  const temp = join(parent, `.${options.name}.tmp-${process.pid}-${Date.now()}`);
+  try {
+    await mkdir(temp);
+    await writeFile(join(temp, 'model.onnx'), converted.onnx);
+    for (const f of features) await writeFile(join(temp, f.file), f.onnx);
+    await writeFile(join(temp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+    try {
+      await rename(temp, outDir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      // Replacing an older package: the window without one is only between these two calls.
+      await rm(outDir, { recursive: true, force: true });
+      await rename(temp, outDir);
+    }
+  } catch (err) {
+    await rm(temp, { recursive: true, force: true });
+    throw err;
+  }
+  return converted;
+}
