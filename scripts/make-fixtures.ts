@@ -4,6 +4,7 @@
  * Colours are chosen so the test colour model (logits = channel means) gives
  * a known answer: each fixture's name says which class it is.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -99,6 +100,16 @@ async function main(): Promise<void> {
   files['broken.png'] = png;
   files['not-an-image.png'] = 'This is a text file with a .png name.\n';
   files['drawing.svg'] = '<svg xmlns="http://www.w3.org/2000/svg" width="32" height="24"><rect width="32" height="24" fill="red"/></svg>\n';
+
+  // Real photos (scikit-image's data, public domain) stretched to the default
+  // model's 224x224 input, so the default-model test can feed nsfwjs and imgcls
+  // the same pixels. Kept as committed when python3-skimage is not installed.
+  const skimage = '/usr/lib/python3/dist-packages/skimage/data';
+  for (const name of ['astronaut', 'coffee']) {
+    const source = path.join(skimage, `${name}.png`);
+    if (existsSync(source)) files[`photo-${name}-224.png`] = await sharp(source).resize(224, 224, { fit: 'fill' }).png().toBuffer();
+    else console.warn(`${source} missing (apt-get install python3-skimage); keeping the committed photo-${name}-224.png`);
+  }
 
   for (const [name, content] of Object.entries(files)) await writeFile(path.join(OUT, name), content);
   console.log(`wrote ${Object.keys(files).length} images to ${OUT}`);

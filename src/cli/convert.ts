@@ -94,10 +94,6 @@ export const convertCommand = defineCommand({
       mean: a.mean ? parseTriple('mean', a.mean, false) : base.mean,
       std: a.std ? parseTriple('std', a.std, true) : base.std,
     };
-    const explicit = a['resize-mode'] || a.scale || a.mean || a.std;
-    if (!nsfw && !tm && !explicit) {
-      io.err('note: the model says nothing about its preprocessing; using stretch to the input size and scale 1/255 (set --resize-mode, --scale, --mean and --std to match its training)');
-    }
     const features: FeatureVariant[] = a.features || a.layer ? [{ layer: a.layer ?? 'auto', pool: pooling }] : [];
     const out = resolve(a.out);
     const converted = await writeKerasPackage(loaded, out, {
@@ -109,6 +105,10 @@ export const convertCommand = defineCommand({
     });
     const shape = (s: readonly (number | null)[]) => `[${s.map((d) => d ?? '?').join(', ')}]`;
     io.out(`Wrote ${out}/model.onnx (${converted.layers.length} layers, input ${shape(converted.input.shape)}, output ${shape(converted.output.shape)}) and imgcls.json (${labels.length} labels)`);
+    const explicit = a['resize-mode'] || a.scale || a.mean || a.std;
+    if (!nsfw && !tm && !explicit) {
+      io.err('note: the model says nothing about its preprocessing; imgcls.json says stretch to the input size and scale 1/255 (convert again with --resize-mode, --scale, --mean and --std to match its training)');
+    }
     if (features.length > 0) io.out(`Wrote a feature extractor into ${out} (see metadata.features in imgcls.json)`);
   },
 });
