@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -95,6 +96,17 @@ describe('imgcls convert', () => {
     assert.equal(r.out[0], 'input  [?, 224, 224, 3]');
     assert.ok(r.out.includes('out_relu  ReLU  [?, 7, 7, 1280]'));
     assert.equal(r.out.at(-1), 'dense_3  Dense  [?, 5]');
+  });
+
+  test('output piped into a reader that stops early (| head) ends quietly, not with an EPIPE crash', async () => {
+    const bin = path.join(import.meta.dirname, '..', 'bin', 'imgcls.js');
+    const child = spawn(process.execPath, [bin, 'convert', 'nsfw:mobilenet_v2', '--list-layers']);
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /EPIPE/);
   });
 
   test('nsfw:mobilenet_v2 converts with nsfwjs labels and preprocessing', async () => {
