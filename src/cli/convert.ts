@@ -12,7 +12,7 @@ import { loadModelJson, loadNsfwBundle, type LoadedKerasModel } from '../keras/s
 import { parseLabelsFile } from '../model/labels.ts';
 import { NSFW_LABELS, nsfwSource } from '../store/builtin.ts';
 import type { CommandData } from './io.ts';
-import { checkKnownFlags, parseTriple } from './options.ts';
+import { checkKnownFlags, parseChoice, parseNumber, parseTriple } from './options.ts';
 
 const args = {
   source: { type: 'positional', description: 'path/to/model.json (or its directory), nsfw:mobilenet_v2 or nsfw:inception_v3', required: true },
@@ -50,17 +50,6 @@ async function readLabels(value: string): Promise<string[]> {
   return list;
 }
 
-function choice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(value)) throw createError('INVALID_OPTION', `Expected one of ${choices.join(', ')} for --${flag} but received "${value}"`);
-  return value as T;
-}
-
-function positive(flag: string, value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw createError('INVALID_OPTION', `Expected a positive number for --${flag} but received "${value}"`);
-  return n;
-}
-
 export const convertCommand = defineCommand({
   meta: { name: 'convert', description: 'Convert a Keras/TF.js layers model (or an nsfwjs model) to an ONNX model package' },
   args,
@@ -88,9 +77,9 @@ export const convertCommand = defineCommand({
 
     const base: KerasPreprocess = tm ? CROP_SIGNED : STRETCH_UNIT;
     const preprocess: KerasPreprocess = {
-      resize: a['resize-mode'] ? choice('resize-mode', a['resize-mode'], ['stretch', 'shorter'] as const) : base.resize,
-      interpolation: a.interpolation ? choice('interpolation', a.interpolation, ['nearest', 'bilinear', 'bicubic', 'lanczos'] as const) : base.interpolation,
-      scale: a.scale ? positive('scale', a.scale) : base.scale,
+      resize: a['resize-mode'] ? parseChoice('resize-mode', a['resize-mode'], ['stretch', 'shorter'] as const) : base.resize,
+      interpolation: a.interpolation ? parseChoice('interpolation', a.interpolation, ['nearest', 'bilinear', 'bicubic', 'lanczos'] as const) : base.interpolation,
+      scale: a.scale ? parseNumber('scale', a.scale, true) : base.scale,
       mean: a.mean ? parseTriple('mean', a.mean, false) : base.mean,
       std: a.std ? parseTriple('std', a.std, true) : base.std,
     };

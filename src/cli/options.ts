@@ -23,7 +23,7 @@ export function parsePositiveInt(flag: string, value: string): number {
   return Number(value);
 }
 
-function parseNumber(flag: string, value: string, positive = false): number {
+export function parseNumber(flag: string, value: string, positive = false): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || (positive && n <= 0)) invalid(flag, positive ? 'a positive number' : 'a number', value);
   return n;
@@ -51,7 +51,7 @@ export function parseTriple(flag: string, value: string, positive: boolean): [nu
   return parts as [number, number, number];
 }
 
-function parseChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
+export function parseChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(value)) invalid(flag, `one of ${choices.join(', ')}`, value);
   return value as T;
 }
