@@ -107,13 +107,13 @@ describe('imgcls predict', () => {
     }
   });
 
-  test('missing --model, missing model directory, no images', async () => {
-    let r = await cli('predict', fx('red.jpg'));
-    assert.equal(r.code, 2);
-    assert.match(r.err[0]!, /Expected --model <dir>/);
-    r = await cli('predict', '--model', fx('nope'), fx('red.jpg'));
+  test('missing model directory, unknown model name, no images', async () => {
+    let r = await cli('predict', '--model', fx('nope'), fx('red.jpg'));
     assert.equal(r.code, 1);
-    assert.match(r.err[0]!, /^imgcls: Model directory .*nope does not exist$/);
+    assert.match(r.err[0]!, /^imgcls: No model ".*nope": it is not a directory, and not a model name \(available: nsfw-mobilenet-v2, nsfw-inception-v3/);
+    r = await cli('predict', '--model', 'resnet-9000', fx('red.jpg'));
+    assert.equal(r.code, 1);
+    assert.match(r.err[0]!, /^imgcls: No model "resnet-9000"/);
     r = await cli('predict', '--model', HF);
     assert.equal(r.code, 2);
     assert.match(r.err[0]!, /Missing required positional argument: IMAGES/);

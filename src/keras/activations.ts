@@ -1,6 +1,7 @@
 /**
  * Keras activation functions as ONNX ops, with the constants TF.js uses
- * (hard_sigmoid is clip(0.2x + 0.5, 0, 1), gelu is the exact erf form).
+ * (hard_sigmoid is clip(0.2x + 0.5, 0, 1), or Keras 3's clip(x/6 + 0.5) when
+ * the topology says Keras 3; gelu is the exact erf form).
  * Names are matched in Keras's snake_case and TF.js's camelCase alike.
  */
 import type { EmitContext, KTensor } from './context.ts';
@@ -24,7 +25,8 @@ const ACTIVATIONS: Record<string, Emit> = {
   softmax: (ctx, x) => ctx.op('Softmax', [x.name], { axis: { kind: 'int', value: physicalAxis(-1, x.shape.length) } }),
   logsoftmax: (ctx, x) => ctx.op('LogSoftmax', [x.name], { axis: { kind: 'int', value: physicalAxis(-1, x.shape.length) } }),
   swish: (ctx, x) => ctx.op('Mul', [x.name, ctx.op('Sigmoid', [x.name])]),
-  hardsigmoid: (ctx, x) => ctx.op('HardSigmoid', [x.name], { alpha: 0.2, beta: 0.5 }),
+  // Keras 2 and TF.js: clip(0.2x + 0.5); Keras 3: relu6(x + 3) / 6.
+  hardsigmoid: (ctx, x) => ctx.op('HardSigmoid', [x.name], { alpha: ctx.kerasMajor >= 3 ? 1 / 6 : 0.2, beta: 0.5 }),
   elu: (ctx, x) => ctx.op('Elu', [x.name], { alpha: 1 }),
   selu: (ctx, x) => ctx.op('Selu', [x.name], { alpha: 1.6732632423543772, gamma: 1.0507009873554805 }),
   softplus: unary('Softplus'),

@@ -64,6 +64,8 @@ export class EmitContext {
   constructor(
     readonly g: GraphBuilder,
     private readonly weights: WeightTable,
+    /** Keras 3 changed some definitions (hard_sigmoid); see activations.ts. */
+    readonly kerasMajor = 2,
   ) {}
 
   private unique(label: string): string {

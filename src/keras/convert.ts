@@ -134,7 +134,7 @@ export function convertKeras(model: KerasModel, options: ConvertOptions = {}): C
   const source = graph.inputs[0]!;
   const onnxShape = (shape: KerasShape) => shape.map((d, i) => d ?? (i === 0 ? 'batch' : `d${i}`));
   const g = new GraphBuilder(graph.name);
-  const ctx = new EmitContext(g, weights);
+  const ctx = new EmitContext(g, weights, graph.kerasMajor);
   g.input(inputName, 'FLOAT', onnxShape(source.shape));
   const tensors = new Map<string, KTensor>();
   ctx.layer = { className: 'InputLayer', name: source.name, scope: [], config: {}, inputs: [], output: source.id };

@@ -113,7 +113,9 @@ export function flatten(ctx: EmitContext, [x]: KTensor[]): KTensor {
 }
 
 export function reshape(ctx: EmitContext, [x]: KTensor[]): KTensor {
-  const target = ctx.config('target_shape', (v): v is number[] => Array.isArray(v) && v.every(isNumber), 'a list of sizes');
+  // TF.js writes the free dimension (-1) as null.
+  const raw = ctx.config('target_shape', (v): v is (number | null)[] => Array.isArray(v) && v.every((d) => d === null || isNumber(d)), 'a list of sizes');
+  const target = raw.map((d) => d ?? -1);
   const known = product(x!.shape.slice(1));
   const dims: (number | null)[] = [...target];
   const free = target.indexOf(-1);

@@ -113,9 +113,11 @@ export function conv2d(ctx: EmitContext, [x]: KTensor[]): KTensor {
 
 /** A depthwise convolution: TF orders output channels as in_channel * multiplier + m, as ONNX groups do. */
 function depthwise(ctx: EmitContext, x: KTensor, w: Window, withBias: boolean): KTensor {
-  const multiplier = ctx.config('depth_multiplier', isNumber, 'a depth multiplier', 1);
   const cin = channelsOf(ctx, x);
   const [kh, kw] = w.kernel;
+  // TF.js leaves depth_multiplier out of SeparableConv2D configs; the kernel's last dimension holds it.
+  const stored = ctx.optionalWeight('depthwise_kernel')?.shape[3];
+  const multiplier = ctx.config('depth_multiplier', isNumber, 'a depth multiplier', stored ?? 1);
   const kernel = ctx.weight('depthwise_kernel', [kh, kw, cin, multiplier]);
   // [kh, kw, cin, m] → [cin * m, 1, kh, kw]: the same transpose with cin*m "outputs" and 1 "input".
   const weights = ctx.f32('depthwise_kernel', [cin * multiplier, 1, kh, kw], kernelToOihw(kernel.values, kh, kw, 1, cin * multiplier));

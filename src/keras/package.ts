@@ -6,6 +6,7 @@
  * Files are written into a temporary directory beside the target and renamed
  * into place, so a reader never sees a half-written package.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createError } from '../errors.ts';
@@ -105,7 +106,8 @@ export async function writeKerasPackage(loaded: LoadedKerasModel, outDir: string
 
   const parent = dirname(outDir);
   await mkdir(parent, { recursive: true });
-  const temp = join(parent, `.${options.name}.tmp-${process.pid}-${Date.now()}`);
+  // Unique per call: two conversions in one process may start in the same millisecond.
+  const temp = join(parent, `.${options.name}.tmp-${randomUUID()}`);
   try {
     await mkdir(temp);
     await writeFile(join(temp, 'model.onnx'), converted.onnx);

@@ -29,6 +29,8 @@ export interface KerasInput {
 
 export interface KerasGraph {
   name: string;
+  /** Keras's major version where the topology says (TF.js writes "tfjs-layers x.y.z", counted as 2). */
+  kerasMajor: number;
   inputs: KerasInput[];
   calls: LayerCall[];
   outputs: string[];
@@ -96,6 +98,13 @@ class Flattener {
       if (!isObject(layer)) bad(`model.json: layer ${i} of ${name} is not an object`);
       const l = layer as Json;
       const lconfig = isObject(l.config) ? l.config : {};
+      if (current === null && MODEL_CLASSES.has(String(l.class_name)) && lconfig.batch_input_shape === undefined && lconfig.batch_shape === undefined) {
+        // A nested model first (Teachable Machine: a Sequential holding a functional model): its own input is the input.
+        const inner = this.model(String(l.class_name), lconfig, [...scope, typeof lconfig.name === 'string' ? lconfig.name : `${name}_${i}`], null);
+        inputs.push(...inner.inputs);
+        current = inner.outputs;
+        continue;
+      }
       if (current === null) {
         // The first layer declares the input, as an InputLayer or through its batch_input_shape.
         const inputName = l.class_name === 'InputLayer' && typeof lconfig.name === 'string' ? lconfig.name : `${name}_input`;
@@ -144,13 +153,19 @@ class Flattener {
       const nodes = Array.isArray(layer.inbound_nodes) ? layer.inbound_nodes : [];
       nodes.forEach((node: unknown, index: number) => pending.push({ layer, lname, node: index, refs: nodeRefs(node, `${name}/${lname}`) }));
     }
+    // Keras and TF.js number a nested model's calls after the node that built it, so its first
+    // listed call is node 1 (Keras 3 Sequentials and plain layers start at 0). The references
+    // tell which: a layer listing n calls that is referenced as node n starts at 1.
+    const highest = new Map<string, number>();
+    for (const ref of [...outputRefs, ...pending.flatMap((p) => p.refs)]) highest.set(ref.layer, Math.max(highest.get(ref.layer) ?? 0, ref.node));
+    for (const p of pending) {
+      const calls = countNodes(p.layer);
+      if (calls > 0 && (highest.get(p.lname) ?? 0) >= calls) p.node += 1;
+    }
     const lookup = (ref: TensorRef): string | undefined => {
-      const direct = produced.get(`${ref.layer}:${ref.node}:${ref.tensor}`);
-      if (direct !== undefined) return direct;
-      // Keras numbers a nested model's calls after the node that built it; a layer called once has one node.
-      const calls = countNodes(layers.get(ref.layer));
-      if (calls <= 1) return produced.get(`${ref.layer}:0:${ref.tensor}`);
-      return produced.get(`${ref.layer}:${ref.node - 1}:${ref.tensor}`);
+      // An input layer has one node, whatever index a reference gives it.
+      const node = layers.get(ref.layer)?.class_name === 'InputLayer' ? 0 : ref.node;
+      return produced.get(`${ref.layer}:${node}:${ref.tensor}`);
     };
     while (pending.length > 0) {
       const ready = pending.filter((p) => p.refs.every((r) => lookup(r) !== undefined));
@@ -220,5 +235,7 @@ export function flattenTopology(topology: unknown): KerasGraph {
   const f = new Flattener();
   const { inputs, outputs, name } = f.model(className, config, [], null);
   if (inputs.length === 0) bad('model.json: the model declares no input');
-  return { name, inputs, calls: f.calls, outputs };
+  const version = isObject(topology) && typeof topology.keras_version === 'string' ? topology.keras_version : '';
+  const kerasMajor = /^3\./.test(version) ? 3 : 2;
+  return { name, inputs, calls: f.calls, outputs, kerasMajor };
 }
