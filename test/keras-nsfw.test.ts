@@ -43,7 +43,7 @@ for (const { bundle, size, cut, classes, seed } of BUNDLES) {
         tf.io.fromMemory({
           modelTopology: model.topology as object,
           weightSpecs: model.weightsManifest.flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[],
-          weightData: model.weightData.slice().buffer,
+          weightData: new Uint8Array(model.weightData).buffer,
         }),
       );
       // The scores and the cut layer's output from one TF.js pass.

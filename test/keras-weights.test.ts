@@ -74,16 +74,6 @@ function quantizeHalf(data: Float32Array): Quantized {
   return { bytes: new Uint8Array(q.buffer), quantization: { dtype: 'float16' } };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
-}
-
 /** Re-encode every float32 weight of a saved model. */
 function quantizeModel(model: KerasModel, quantize: (data: Float32Array, spec: WeightSpec) => Quantized): KerasModel {
   const specs = model.weightsManifest.flatMap((g) => g.weights);
@@ -94,12 +84,12 @@ function quantizeModel(model: KerasModel, quantize: (data: Float32Array, spec: W
     parts.push(q.bytes);
     return { ...spec, quantization: q.quantization };
   });
-  return { topology: model.topology, weightsManifest: [{ paths: ['q.bin'], weights }], weightData: concat(parts) };
+  return { topology: model.topology, weightsManifest: [{ paths: ['q.bin'], weights }], weightData: Buffer.concat(parts) };
 }
 
 /** TF.js loading the (quantised) artefacts itself. */
 async function loadInTfjs(model: KerasModel) {
-  const weightData = model.weightData.slice().buffer;
+  const weightData = new Uint8Array(model.weightData).buffer;
   return tf.loadLayersModel(
     tf.io.fromMemory({
       modelTopology: model.topology as object,
@@ -248,7 +238,7 @@ describe('quantised weights against TF.js loading the same artefacts', () => {
       parts.push(q.bytes);
     });
     assert.ok(groups.length > 1);
-    await compareLoaded({ topology: reference.topology, weightsManifest: groups, weightData: concat(parts) }, 'mixed');
+    await compareLoaded({ topology: reference.topology, weightsManifest: groups, weightData: Buffer.concat(parts) }, 'mixed');
   });
 });
 
@@ -328,4 +318,23 @@ describe('other dtypes and malformed manifests', () => {
     assertImgclsError(() => decodeWeights(groups, new Uint8Array(3)), 'MODEL_INVALID', /too short: w needs bytes 0..4 but the shards hold 3/);
     assertImgclsError(() => decodeWeights(groups, new Uint8Array(5)), 'MODEL_INVALID', /holds 5 bytes but the manifest describes 4/);
   });
+});
+
+describe('weight bytes that are a view into a larger buffer', () => {
+  // Buffer.concat of small shards returns a slice of Node's shared pool: its
+  // .buffer holds other data, and its offset need not be a multiple of 4.
+  for (const offset of [12, 13]) {
+    test(`float32 and int32 at byte offset ${offset}`, () => {
+      const pool = Buffer.alloc(64, 0xab);
+      Buffer.from(Float32Array.from([1.5, -2, 3.25]).buffer).copy(pool, offset);
+      Buffer.from(Int32Array.from([7, -9]).buffer).copy(pool, offset + 12);
+      const weights: WeightSpec[] = [
+        { name: 'f', shape: [3], dtype: 'float32' },
+        { name: 'i', shape: [2], dtype: 'int32' },
+      ];
+      const decoded = decodeWeights([{ paths: ['x'], weights }], pool.subarray(offset, offset + 20));
+      assert.deepEqual(Array.from(decoded.get('f')!.values), [1.5, -2, 3.25]);
+      assert.deepEqual(Array.from(decoded.get('i')!.values), [7, -9]);
+    });
+  }
 });

@@ -61,16 +61,6 @@ async function readJson(file: string, what: string): Promise<unknown> {
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
-}
-
 function readMetadata(json: unknown): KerasMetadata {
   const m = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
   const labels = Array.isArray(m.labels) && m.labels.every((l) => typeof l === 'string') ? (m.labels as string[]) : undefined;
@@ -104,7 +94,7 @@ export async function loadModelJson(path: string): Promise<LoadedKerasModel> {
   } catch {
     // No (readable) metadata.json: labels must come from the command line.
   }
-  return { model: { topology: json.modelTopology, weightsManifest: json.weightsManifest, weightData: concat(shards) }, metadata, source: file };
+  return { model: { topology: json.modelTopology, weightsManifest: json.weightsManifest, weightData: Buffer.concat(shards) }, metadata, source: file };
 }
 
 /** The nsfwjs package's own bundled models. */
@@ -145,5 +135,5 @@ export function loadNsfwBundle(name: NsfwBundle): LoadedKerasModel {
     if (typeof base64 !== 'string') throw createError('MODEL_INVALID', `nsfwjs ${name} shard ${i} is not a base64 string`);
     shards.push(Buffer.from(base64, 'base64'));
   }
-  return { model: { topology: json.modelTopology, weightsManifest: json.weightsManifest, weightData: concat(shards) }, metadata: { teachableMachine: false }, source: `nsfwjs/${name}` };
+  return { model: { topology: json.modelTopology, weightsManifest: json.weightsManifest, weightData: Buffer.concat(shards) }, metadata: { teachableMachine: false }, source: `nsfwjs/${name}` };
 }

@@ -52,6 +52,16 @@ export function halfToFloat(h: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
+/**
+ * An aligned copy that owns its buffer. Not `bytes.slice()`: on a Node Buffer
+ * that is a view into a shared pool, whose `.buffer` holds other data.
+ */
+function copyBytes(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
+}
+
 const sizeOf = (spec: WeightSpec): number => spec.shape.reduce((a, b) => a * b, 1);
 
 function bytesPerValue(spec: WeightSpec): number {
@@ -109,8 +119,8 @@ export function decodeWeights(groups: readonly WeightGroup[], data: Uint8Array):
       offset += length;
       let values: Float32Array;
       if (spec.quantization) values = dequantize(spec, bytes, n);
-      else if (spec.dtype === 'float32') values = new Float32Array(bytes.slice().buffer);
-      else if (spec.dtype === 'int32') values = Float32Array.from(new Int32Array(bytes.slice().buffer));
+      else if (spec.dtype === 'float32') values = new Float32Array(copyBytes(bytes).buffer);
+      else if (spec.dtype === 'int32') values = Float32Array.from(new Int32Array(copyBytes(bytes).buffer));
       else values = Float32Array.from(bytes);
       weights.set(spec.name, { name: spec.name, shape: spec.shape, values });
     }
