@@ -110,6 +110,9 @@ async function main(): Promise<void> {
     if (existsSync(source)) files[`photo-${name}-224.png`] = await sharp(source).resize(224, 224, { fit: 'fill' }).png().toBuffer();
     else console.warn(`${source} missing (apt-get install python3-skimage); keeping the committed photo-${name}-224.png`);
   }
+  // One at its own size (451x300), which nsfwjs and imgcls must both resize.
+  const chelsea = path.join(skimage, 'chelsea.png');
+  if (existsSync(chelsea)) files['photo-chelsea.jpg'] = await sharp(chelsea).jpeg({ quality: 90 }).toBuffer();
 
   for (const [name, content] of Object.entries(files)) await writeFile(path.join(OUT, name), content);
   console.log(`wrote ${Object.keys(files).length} images to ${OUT}`);

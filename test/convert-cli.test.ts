@@ -117,6 +117,7 @@ describe('imgcls convert', () => {
     assert.deepEqual(manifest.labels, ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
     assert.equal(manifest.input.width, 224);
     assert.equal(manifest.input.resize, 'stretch');
+    assert.equal(manifest.input.interpolation, 'bilinear-align-corners');
   });
 
   test('errors: missing labels, unsupported layers, bad sources, bad flags', async () => {

@@ -70,13 +70,24 @@ describe('the default model', () => {
     }
   });
 
+  test("a photo at its own size (451x300): nsfwjs's probabilities too, since both resize with TF.js's align-corners bilinear", async () => {
+    const photo = path.join(import.meta.dirname, 'fixtures', 'photo-chelsea.jpg');
+    const r = await cli('predict', '--store', store, '--json', '--top-k', 'all', photo);
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const { predictions } = JSON.parse(r.out[0]!) as { predictions: { label: string; score: number }[] };
+    const expected = await nsfwjsScores(reference, photo);
+    for (const p of predictions) {
+      assert.ok(Math.abs(p.score - expected.get(p.label)!) <= 1e-3, `${p.label}: imgcls ${p.score} nsfwjs ${expected.get(p.label)}`);
+    }
+  });
+
   test('inspect with no model describes the default', async () => {
     const r = await cli('inspect', '--store', store);
     assert.equal(r.code, 0, r.err.join('\n'));
     const text = r.out.join('\n');
     assert.match(text, /name: {7}nsfw-mobilenet-v2/);
     assert.match(text, /input: float32 \[batch, 224, 224, 3\]/);
-    assert.match(text, /resize: {8}stretch to 224x224/);
+    assert.match(text, /resize: {8}stretch to 224x224 \(align-corners\)/);
     assert.match(text, /labels: {5}5 \(Drawing, Hentai, Neutral, Porn, Sexy\)/);
   });
 

@@ -7,8 +7,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { RgbImage } from '../src/image/pixels.ts';
-import { resizeRgb } from '../src/image/resample.ts';
-import type { ResampleKernel, Size } from '../src/model/spec.ts';
+import { resizeAlignCorners, resizeRgb, type PillowKernel } from '../src/image/resample.ts';
+import type { Size } from '../src/model/spec.ts';
 
 interface GoldenSource {
   width: number;
@@ -18,7 +18,7 @@ interface GoldenSource {
 
 interface GoldenCase {
   name: string;
-  kernel: ResampleKernel;
+  kernel: PillowKernel;
   source: string;
   size: Size;
   expected: number[];
@@ -42,7 +42,7 @@ function source(name: string): RgbImage {
   return { data: Uint8Array.from(s.data), width: s.width, height: s.height };
 }
 
-const KERNELS: readonly ResampleKernel[] = ['nearest', 'linear', 'cubic', 'lanczos3'];
+const KERNELS: readonly PillowKernel[] = ['nearest', 'linear', 'cubic', 'lanczos3'];
 
 describe(`resizeRgb matches Pillow ${golden.pillow} exactly`, () => {
   for (const c of golden.cases) {
@@ -57,7 +57,7 @@ describe(`resizeRgb matches Pillow ${golden.pillow} exactly`, () => {
 });
 
 describe('golden fixture coverage', () => {
-  const shapes = (kernel: ResampleKernel) =>
+  const shapes = (kernel: PillowKernel) =>
     golden.cases
       .filter((c) => c.kernel === kernel)
       .map((c) => {
@@ -111,4 +111,25 @@ describe('resizeRgb', () => {
       }
     }
   });
+});
+
+describe("resizeAlignCorners: TF.js's resizeBilinear(alignCorners: true)", () => {
+  for (const [from, to] of [
+    [{ width: 37, height: 23 }, { width: 8, height: 8 }],
+    [{ width: 5, height: 9 }, { width: 12, height: 4 }],
+    [{ width: 64, height: 48 }, { width: 1, height: 3 }],
+  ] as [Size, Size][]) {
+    test(`${from.width}x${from.height} to ${to.width}x${to.height} matches tf.image.resizeBilinear`, async () => {
+      const tf = await import('@tensorflow/tfjs');
+      await tf.setBackend('cpu');
+      const data = new Uint8Array(from.width * from.height * 3);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 97 + 13) % 256;
+      const ours = resizeAlignCorners({ data, width: from.width, height: from.height }, to);
+      const theirs = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(data, [from.height, from.width, 3], 'float32'), [to.height, to.width], true).dataSync());
+      assert.equal(ours.data.length, theirs.length);
+      let worst = 0;
+      for (let i = 0; i < theirs.length; i++) worst = Math.max(worst, Math.abs(ours.data[i]! - theirs[i]!));
+      assert.ok(worst < 1e-3, `worst difference ${worst} (0-255 scale)`);
+    });
+  }
 });

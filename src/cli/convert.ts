@@ -7,7 +7,7 @@ import { basename, resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { createError } from '../errors.ts';
 import { convertKeras } from '../keras/convert.ts';
-import { CROP_SIGNED, parsePooling, STRETCH_UNIT, writeKerasPackage, type FeatureVariant, type KerasPreprocess } from '../keras/package.ts';
+import { CROP_SIGNED, NSFWJS_PREPROCESS, parsePooling, STRETCH_UNIT, writeKerasPackage, type FeatureVariant, type KerasPreprocess } from '../keras/package.ts';
 import { loadModelJson, loadNsfwBundle, type LoadedKerasModel } from '../keras/source.ts';
 import { parseLabelsFile } from '../model/labels.ts';
 import { NSFW_LABELS, nsfwSource } from '../store/builtin.ts';
@@ -20,7 +20,7 @@ const args = {
   name: { type: 'string', description: 'Model name in the manifest (default: the output directory name)' },
   labels: { type: 'string', description: 'Labels: a file (labels.txt, index_to_name.json) or a comma-separated list', valueHint: 'file|a,b,c' },
   'resize-mode': { type: 'string', description: 'How images reach the input size: stretch (nsfwjs, Keras) or shorter (resize, then centre crop)' },
-  interpolation: { type: 'string', description: 'nearest, bilinear, bicubic or lanczos' },
+  interpolation: { type: 'string', description: 'nearest, bilinear, bicubic, lanczos or bilinear-align-corners (TF.js resizeBilinear, as nsfwjs)' },
   scale: { type: 'string', description: 'Multiply pixel values (0-255) by this first (default 1/255)', valueHint: 'x' },
   mean: { type: 'string', description: 'Per-channel mean to subtract after scaling, R,G,B', valueHint: 'r,g,b' },
   std: { type: 'string', description: 'Per-channel std to divide by, R,G,B', valueHint: 'r,g,b' },
@@ -75,10 +75,10 @@ export const convertCommand = defineCommand({
     else if (loaded.metadata.labels) labels = loaded.metadata.labels;
     else throw createError('INVALID_OPTION', `${a.source} comes with no labels (no metadata.json); give them with --labels <file|a,b,c>`);
 
-    const base: KerasPreprocess = tm ? CROP_SIGNED : STRETCH_UNIT;
+    const base: KerasPreprocess = nsfw ? NSFWJS_PREPROCESS : tm ? CROP_SIGNED : STRETCH_UNIT;
     const preprocess: KerasPreprocess = {
       resize: a['resize-mode'] ? parseChoice('resize-mode', a['resize-mode'], ['stretch', 'shorter'] as const) : base.resize,
-      interpolation: a.interpolation ? parseChoice('interpolation', a.interpolation, ['nearest', 'bilinear', 'bicubic', 'lanczos'] as const) : base.interpolation,
+      interpolation: a.interpolation ? parseChoice('interpolation', a.interpolation, ['nearest', 'bilinear', 'bicubic', 'lanczos', 'bilinear-align-corners'] as const) : base.interpolation,
       scale: a.scale ? parseNumber('scale', a.scale, true) : base.scale,
       mean: a.mean ? parseTriple('mean', a.mean, false) : base.mean,
       std: a.std ? parseTriple('std', a.std, true) : base.std,

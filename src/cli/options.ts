@@ -68,7 +68,7 @@ export const modelArgs = {
   size: { type: 'string', description: 'Override: model input size, e.g. 224 or 224x160', valueHint: 'WxH' },
   resize: { type: 'string', description: 'Override: resize the shorter side to this, then centre crop', valueHint: 'n' },
   'resize-mode': { type: 'string', description: 'Override: shorter (then crop), stretch or none' },
-  interpolation: { type: 'string', description: 'Override: nearest, bilinear, bicubic or lanczos' },
+  interpolation: { type: 'string', description: 'Override: nearest, bilinear, bicubic, lanczos or bilinear-align-corners (TF.js resizeBilinear, as nsfwjs)' },
   scale: { type: 'string', description: 'Override: multiply pixel values (0-255) by this first', valueHint: 'x' },
   mean: { type: 'string', description: 'Override: per-channel mean, R,G,B', valueHint: 'r,g,b' },
   std: { type: 'string', description: 'Override: per-channel std, R,G,B', valueHint: 'r,g,b' },

@@ -4,7 +4,7 @@
  */
 import { isImgclsError, type ImgclsError } from '../errors.ts';
 import { decodeImage } from '../image/decode.ts';
-import type { RgbImage } from '../image/pixels.ts';
+import type { Pixels, RgbImage } from '../image/pixels.ts';
 import { fitToInput, writeTensor } from '../image/preprocess.ts';
 import { readPackage } from '../model/package.ts';
 import { resolveSpec, type ResolvedSpec, type SpecOverrides } from '../model/resolve.ts';
@@ -83,7 +83,9 @@ export class Classifier {
    */
   async classify(inputs: readonly Uint8Array[], options: ClassifyOptions = {}): Promise<ClassifyResult[]> {
     const decodeStart = performance.now();
-    const inDecoder = this.options.resampler !== 'pillow';
+    const resize = this.spec.preprocess.resize;
+    // sharp resizes while decoding, unless the user asked for Pillow's pixels or the model needs TF.js's float resize.
+    const inDecoder = this.options.resampler !== 'pillow' && !(resize.mode !== 'none' && resize.kernel === 'align-corners');
     const decoded = await Promise.allSettled(
       inputs.map((bytes) => decodeImage(bytes, { spec: inDecoder ? this.spec.preprocess : undefined, maxPixels: this.options.maxPixels })),
     );
@@ -115,9 +117,9 @@ export class Classifier {
    * Classify decoded pixels. Unless `fitted` says they already have the
    * input size (the decoder resized them), they are resized and cropped here.
    */
-  async classifyPixels(images: readonly RgbImage[], options: ClassifyOptions = {}, fitted = false): Promise<Prediction[][]> {
+  async classifyPixels(images: readonly Pixels[], options: ClassifyOptions = {}, fitted = false): Promise<Prediction[][]> {
     const pre = this.spec.preprocess;
-    const ready = fitted ? images : images.map((img) => fitToInput(img, pre));
+    const ready = fitted ? images : images.map((img) => fitToInput(img as RgbImage, pre));
     const maxBatch = this.batchable ? Math.max(1, this.options.maxBatch ?? DEFAULT_MAX_BATCH) : 1;
     const out: Prediction[][] = [];
     for (let start = 0; start < ready.length; start += maxBatch) {
@@ -127,7 +129,7 @@ export class Classifier {
     return out;
   }
 
-  private async runBatch(images: readonly RgbImage[], k: TopK): Promise<Prediction[][]> {
+  private async runBatch(images: readonly Pixels[], k: TopK): Promise<Prediction[][]> {
     const first = images[0]!;
     // Images of different sizes (no fixed input size) cannot share a tensor.
     if (images.some((i) => i.width !== first.width || i.height !== first.height)) {

@@ -80,11 +80,13 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
     const source = { format, width, height };
 
     let pipeline = open();
-    const plan = options.spec ? planGeometry({ width, height }, options.spec) : null;
+    // TF.js's align-corners resize is float and ours alone: those images are decoded at full size.
+    const spec = options.spec && !(options.spec.resize.mode !== 'none' && options.spec.resize.kernel === 'align-corners') ? options.spec : undefined;
+    const plan = spec ? planGeometry({ width, height }, spec) : null;
     let jsCrop: Rect | null = null;
-    if (plan && options.spec) {
-      const resize = options.spec.resize;
-      const kernel = resize.mode === 'none' ? 'linear' : resize.kernel;
+    if (plan && spec) {
+      const resize = spec.resize;
+      const kernel = resize.mode === 'none' || resize.kernel === 'align-corners' ? 'linear' : resize.kernel;
       if (plan.resized.width !== width || plan.resized.height !== height) {
         // libwebp's fast shrink-on-load moved pixels by up to 55 levels against
         // PIL on real photos (scripts/compare-torchvision.sh); without it WebP

@@ -5,8 +5,8 @@
  */
 import type { PreprocessSpec } from '../model/spec.ts';
 import { planGeometry } from './geometry.ts';
-import type { Rect, RgbImage } from './pixels.ts';
-import { resizeRgb } from './resample.ts';
+import type { Pixels, Rect, RgbImage } from './pixels.ts';
+import { resizeAlignCorners, resizeRgb } from './resample.ts';
 
 export interface ImageTensor {
   /** Float32 values in the spec's layout, for one image (no batch axis). */
@@ -16,8 +16,9 @@ export interface ImageTensor {
 }
 
 /** Copy `rect` out of `image`; pixels outside the image are zero, as Hugging Face pads a centre crop. */
-export function cropRgb(image: RgbImage, rect: Rect): RgbImage {
-  const out = new Uint8Array(rect.width * rect.height * 3);
+export function cropRgb<T extends Pixels>(image: T, rect: Rect): T {
+  const n = rect.width * rect.height * 3;
+  const out = image.data instanceof Float32Array ? new Float32Array(n) : new Uint8Array(n);
   const x0 = Math.max(0, rect.left);
   const x1 = Math.min(image.width, rect.left + rect.width);
   if (x1 > x0) {
@@ -28,7 +29,7 @@ export function cropRgb(image: RgbImage, rect: Rect): RgbImage {
       out.set(image.data.subarray(from, from + (x1 - x0) * 3), (y * rect.width + (x0 - rect.left)) * 3);
     }
   }
-  return { data: out, width: rect.width, height: rect.height };
+  return { data: out, width: rect.width, height: rect.height } as T;
 }
 
 /**
@@ -37,10 +38,10 @@ export function cropRgb(image: RgbImage, rect: Rect): RgbImage {
  * 224" is still upscaled and cropped. Pixels that the decode module already
  * fitted with sharp skip this step and go straight to `writeTensor`.
  */
-export function fitToInput(image: RgbImage, spec: PreprocessSpec): RgbImage {
+export function fitToInput(image: RgbImage, spec: PreprocessSpec): Pixels {
   const plan = planGeometry(image, spec);
   const kernel = spec.resize.mode === 'none' ? 'linear' : spec.resize.kernel;
-  const resized = resizeRgb(image, plan.resized, kernel);
+  const resized: Pixels = kernel === 'align-corners' ? resizeAlignCorners(image, plan.resized) : resizeRgb(image, plan.resized, kernel);
   return plan.crop ? cropRgb(resized, plan.crop) : resized;
 }
 
@@ -49,7 +50,7 @@ export function fitToInput(image: RgbImage, spec: PreprocessSpec): RgbImage {
  * (pixel * scale - mean) / std, in the spec's channel order and layout. One
  * pass, no allocation: the batcher hands every image a slice of one buffer.
  */
-export function writeTensor(image: RgbImage, spec: PreprocessSpec, out: Float32Array, offset = 0): void {
+export function writeTensor(image: Pixels, spec: PreprocessSpec, out: Float32Array, offset = 0): void {
   const { width, height, data } = image;
   const plane = width * height;
   if (out.length - offset < plane * 3) {

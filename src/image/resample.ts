@@ -21,7 +21,7 @@
  * directly computed coordinate.
  */
 import type { ResampleKernel, Size } from '../model/spec.ts';
-import type { RgbImage } from './pixels.ts';
+import type { FloatRgbImage, RgbImage } from './pixels.ts';
 
 interface Filter {
   support: number;
@@ -35,7 +35,10 @@ const sinc = (x: number): number => {
 };
 
 // The filters exactly as Pillow writes them (Resample.c), asymmetries included.
-const FILTERS: Record<Exclude<ResampleKernel, 'nearest'>, Filter> = {
+/** The kernels of Pillow's algorithm (all but TF.js's align-corners). */
+export type PillowKernel = Exclude<ResampleKernel, 'align-corners'>;
+
+const FILTERS: Record<Exclude<PillowKernel, 'nearest'>, Filter> = {
   // BILINEAR: the triangle filter.
   linear: { support: 1, weight: (x) => (Math.abs(x) < 1 ? 1 - Math.abs(x) : 0) },
   cubic: {
@@ -205,8 +208,50 @@ function nearest(image: RgbImage, size: Size): RgbImage {
   return { data: out, width: size.width, height: size.height };
 }
 
+/**
+ * TF.js's resizeBilinear with alignCorners (cpu and wasm backends alike):
+ * corner pixels map onto corner pixels, each output reads the 2x2 source
+ * pixels around its position, and nothing is averaged beyond them. The
+ * result stays float, as TF.js's does.
+ */
+export function resizeAlignCorners(image: RgbImage, size: Size): FloatRgbImage {
+  const { width: inW, height: inH, data } = image;
+  const out = new Float32Array(size.width * size.height * 3);
+  const scaleY = size.height > 1 ? (inH - 1) / (size.height - 1) : inH / size.height;
+  const scaleX = size.width > 1 ? (inW - 1) / (size.width - 1) : inW / size.width;
+  const x0s = new Int32Array(size.width);
+  const x1s = new Int32Array(size.width);
+  const fx = new Float64Array(size.width);
+  for (let x = 0; x < size.width; x++) {
+    const sx = x * scaleX;
+    x0s[x] = Math.max(0, Math.floor(sx));
+    x1s[x] = Math.min(inW - 1, Math.ceil(sx));
+    fx[x] = sx - x0s[x]!;
+  }
+  for (let y = 0; y < size.height; y++) {
+    const sy = y * scaleY;
+    const y0 = Math.max(0, Math.floor(sy));
+    const y1 = Math.min(inH - 1, Math.ceil(sy));
+    const fy = sy - y0;
+    const row0 = y0 * inW * 3;
+    const row1 = y1 * inW * 3;
+    for (let x = 0; x < size.width; x++) {
+      const a = x0s[x]! * 3;
+      const b = x1s[x]! * 3;
+      const f = fx[x]!;
+      const o = (y * size.width + x) * 3;
+      for (let c = 0; c < 3; c++) {
+        const top = data[row0 + a + c]! + (data[row0 + b + c]! - data[row0 + a + c]!) * f;
+        const bottom = data[row1 + a + c]! + (data[row1 + b + c]! - data[row1 + a + c]!) * f;
+        out[o + c] = top + (bottom - top) * fy;
+      }
+    }
+  }
+  return { data: out, width: size.width, height: size.height };
+}
+
 /** Resize an RGB image to `size` with the given kernel. Returns the input when the size is unchanged. */
-export function resizeRgb(image: RgbImage, size: Size, kernel: ResampleKernel): RgbImage {
+export function resizeRgb(image: RgbImage, size: Size, kernel: PillowKernel): RgbImage {
   if (image.width === size.width && image.height === size.height) return image;
   if (kernel === 'nearest') return nearest(image, size);
   const filter = FILTERS[kernel];

@@ -18,14 +18,20 @@ import type { LoadedKerasModel } from './source.ts';
 /** How the package's images are prepared, in imgcls.json's terms. */
 export interface KerasPreprocess {
   resize: 'stretch' | 'shorter';
-  interpolation: 'nearest' | 'bilinear' | 'bicubic' | 'lanczos';
+  interpolation: 'nearest' | 'bilinear' | 'bicubic' | 'lanczos' | 'bilinear-align-corners';
   scale: number;
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
 }
 
-/** nsfwjs's preprocessing: stretch to the input size, scale to [0, 1]. */
+/** Keras's usual preprocessing: stretch to the input size, scale to [0, 1]. */
 export const STRETCH_UNIT: KerasPreprocess = { resize: 'stretch', interpolation: 'bilinear', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] };
+/**
+ * nsfwjs's exactly: the same, resized as TF.js's resizeBilinear(alignCorners)
+ * does it. The top class of a large photo can depend on the resampling, so
+ * only this reproduces nsfwjs's answers (see BENCHMARKS.md).
+ */
+export const NSFWJS_PREPROCESS: KerasPreprocess = { ...STRETCH_UNIT, interpolation: 'bilinear-align-corners' };
 /** Teachable Machine's: centre crop, scale to [-1, 1]. */
 export const CROP_SIGNED: KerasPreprocess = { resize: 'shorter', interpolation: 'bilinear', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
 

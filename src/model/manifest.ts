@@ -27,6 +27,7 @@ export const INTERPOLATIONS: Record<string, ResampleKernel> = {
   bilinear: 'linear',
   bicubic: 'cubic',
   lanczos: 'lanczos3',
+  'bilinear-align-corners': 'align-corners',
 };
 
 const TOP_KEYS = ['name', 'model', 'labels', 'input', 'output', 'description', 'metadata'];

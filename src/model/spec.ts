@@ -8,8 +8,13 @@
 export type Layout = 'NCHW' | 'NHWC';
 export type ChannelOrder = 'RGB' | 'BGR';
 export type Activation = 'softmax' | 'sigmoid' | 'none';
-/** Resampling kernel; names follow sharp, and PIL's resample codes map onto them. */
-export type ResampleKernel = 'nearest' | 'linear' | 'cubic' | 'lanczos3';
+/**
+ * Resampling kernel; names follow sharp, and PIL's resample codes map onto them.
+ * `align-corners` is TF.js's resizeBilinear(alignCorners: true): two taps per
+ * axis, no antialiasing, float output. nsfwjs resizes this way, so its models
+ * only reproduce nsfwjs's scores on large photos with it.
+ */
+export type ResampleKernel = 'nearest' | 'linear' | 'cubic' | 'lanczos3' | 'align-corners';
 
 export interface Size {
   width: number;

@@ -4,7 +4,7 @@
  * MobileNetV2 (the default) and InceptionV3, converted to ONNX on first use.
  */
 import { createRequire } from 'node:module';
-import { STRETCH_UNIT, type KerasPackageOptions } from '../keras/package.ts';
+import { NSFWJS_PREPROCESS, type KerasPackageOptions } from '../keras/package.ts';
 import type { NsfwBundle } from '../keras/source.ts';
 
 export const NSFW_LABELS = ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'] as const;
@@ -30,6 +30,9 @@ export const BUILTIN_MODELS: Record<string, BuiltinModel> = {
 
 export const DEFAULT_MODEL = 'nsfw-mobilenet-v2';
 
+/** Bumped whenever what a built-in package holds changes, so stores convert again. */
+export const BUILTIN_REVISION = 2;
+
 /** `nsfw:mobilenet_v2` (the convert command's spelling) → the bundle name. */
 export function nsfwSource(ref: string): NsfwBundle | null {
   const m = /^nsfw:(mobilenet_v2|inception_v3)$/.exec(ref);
@@ -53,7 +56,7 @@ export function builtinPackageOptions(model: BuiltinModel, stamp: string): Keras
   return {
     name: model.name,
     labels: NSFW_LABELS,
-    preprocess: STRETCH_UNIT,
+    preprocess: NSFWJS_PREPROCESS,
     description: model.description,
     features: [{ layer: 'auto', pool: 'avg' }],
     metadata: { builtin: stamp, license: 'MIT (nsfwjs, Infinite Red)' },

@@ -14,7 +14,7 @@ import { MANIFEST_FILE } from '../model/manifest.ts';
 import { writeKerasPackage } from '../keras/package.ts';
 import { loadNsfwBundle } from '../keras/source.ts';
 import { VERSION } from '../version.ts';
-import { BUILTIN_MODELS, builtinPackageOptions, DEFAULT_MODEL, nsfwVersion } from './builtin.ts';
+import { BUILTIN_MODELS, BUILTIN_REVISION, builtinPackageOptions, DEFAULT_MODEL, nsfwVersion } from './builtin.ts';
 
 export interface StoreOptions {
   /** The store directory; else IMGCLS_HOME, else $XDG_CACHE_HOME/imgcls or ~/.cache/imgcls. */
@@ -56,7 +56,7 @@ async function readManifest(dir: string): Promise<Record<string, unknown> | null
   }
 }
 
-const builtinStamp = (name: string) => `${name}@nsfwjs-${nsfwVersion()}+imgcls-${VERSION}`;
+const builtinStamp = (name: string) => `${name}@nsfwjs-${nsfwVersion()}+imgcls-${VERSION}.${BUILTIN_REVISION}`;
 
 async function builtinReady(name: string, dir: string): Promise<boolean> {
   const manifest = await readManifest(dir);
