@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { runCli } from '../src/cli/main.ts';
+import { tempDir } from './helpers/models.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
@@ -49,6 +51,18 @@ describe('imgcls predict', () => {
     // The models folder holds no images; only blue.webp is classified.
     assert.equal(r.out.length, 1);
     assert.equal(JSON.parse(r.out[0]!).predictions[0].label, 'blue');
+  });
+
+  test('symlinked images in a folder are classified; symlinked folders are not followed', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      await symlink(fx('red.jpg'), path.join(dir, 'linked.jpg'));
+      await symlink(FIXTURES, path.join(dir, 'loop'));
+      const r = await cli('predict', '--model', HF, '--json', '--top-k', '1', dir);
+      assert.deepEqual(r.out.map((l) => [path.basename(JSON.parse(l).file), JSON.parse(l).predictions[0].label]), [['linked.jpg', 'red']]);
+    } finally {
+      await cleanup();
+    }
   });
 
   test('a file named twice is classified twice, wherever it stands', async () => {

@@ -6,13 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp, { type Metadata } from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import * as nsfwjs from 'nsfwjs';
+import { collectInputs } from '../../src/cli/inputs.ts';
 import { Classifier, type ClassifierOptions } from '../../src/engine/classifier.ts';
 import type { RgbImage } from '../../src/image/pixels.ts';
 import { NSFW_LABELS } from '../../src/store/builtin.ts';
@@ -72,15 +73,6 @@ const PHOTO_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp']);
 /** Both sides at least this long: skips skimage's 10×10 test patterns and icons. */
 const MIN_SIDE = 100;
 
-async function walk(dir: string, out: string[]): Promise<void> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    const full = path.join(dir, e.name);
-    if (e.isDirectory()) await walk(full, out);
-    else if ((e.isFile() || e.isSymbolicLink()) && PHOTO_EXTENSIONS.has(path.extname(e.name).toLowerCase())) out.push(full);
-  }
-}
 
 /**
  * `Autumn/2560x1600.jpg` for `Autumn/contents/images/1280x1024.jpg`: the
@@ -114,7 +106,8 @@ export async function findPhotos(folders: readonly string[]): Promise<PhotoSet> 
   const seen = new Set<string>();
   for (const folder of folders) {
     const files: string[] = [];
-    await walk(folder, files);
+    // The CLI's own folder walk, narrowed to the formats both engines read.
+    files.push(...(await collectInputs([folder])).filter((f) => PHOTO_EXTENSIONS.has(path.extname(f).toLowerCase())));
     for (const file of files) {
       if (/^screenshot\./i.test(path.basename(file))) {
         skipped.push({ file, reason: 'preview' });

@@ -14,7 +14,8 @@ async function walk(dir: string, out: string[]): Promise<void> {
   for (const e of entries) {
     const full = path.join(dir, e.name);
     if (e.isDirectory()) await walk(full, out);
-    else if (e.isFile() && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) out.push(full);
+    // Symlinked files count (wallpaper packages are full of them); symlinked folders are not followed, so no cycles.
+    else if ((e.isFile() || e.isSymbolicLink()) && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) out.push(full);
   }
 }
 
