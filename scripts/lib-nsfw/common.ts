@@ -15,7 +15,9 @@ import * as tf from '@tensorflow/tfjs';
 import * as nsfwjs from 'nsfwjs';
 import { collectInputs } from '../../src/cli/inputs.ts';
 import { Classifier, type ClassifierOptions } from '../../src/engine/classifier.ts';
+import { decodeImage } from '../../src/image/decode.ts';
 import type { RgbImage } from '../../src/image/pixels.ts';
+import type { PreprocessSpec } from '../../src/model/spec.ts';
 import { NSFW_LABELS } from '../../src/store/builtin.ts';
 import { resolveModel, storeDir } from '../../src/store/store.ts';
 
@@ -148,16 +150,22 @@ export const megapixels = (p: { width: number; height: number }) => (p.width * p
 // ---------------------------------------------------------------- pixels
 
 /**
- * Decode to 8-bit sRGB RGB the way imgcls's decoder does (EXIF orientation
- * applied, alpha dropped), optionally stretching to size×size with sharp's
- * linear kernel (the kernel imgcls's nsfw packages ask for).
+ * Decode with imgcls's own decoder (EXIF orientation applied, alpha
+ * dropped, 8-bit sRGB), optionally stretched to size×size by sharp's linear
+ * kernel while decoding.
  */
 export async function decodeRgb(bytes: Uint8Array, size?: number): Promise<RgbImage> {
-  let pipeline = sharp(bytes, { autoOrient: true, limitInputPixels: false });
-  if (size !== undefined) pipeline = pipeline.resize(size, size, { fit: 'fill', kernel: 'linear' });
-  const { data, info } = await pipeline.toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3) throw new Error(`decoding gave ${info.channels} channels`);
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+  const stretch = (s: number): PreprocessSpec => ({
+    resize: { mode: 'stretch', size: { width: s, height: s }, kernel: 'linear' },
+    crop: null,
+    scale: 1,
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+    channelOrder: 'RGB',
+    layout: 'NHWC',
+  });
+  const { data, width, height } = await decodeImage(bytes, { spec: size === undefined ? undefined : stretch(size) });
+  return { data, width, height };
 }
 
 /** Lossless PNG of RGB pixels: decoding it gives back exactly these pixels. */

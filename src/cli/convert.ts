@@ -10,6 +10,7 @@ import { convertKeras } from '../keras/convert.ts';
 import { CROP_SIGNED, NSFWJS_PREPROCESS, parsePooling, STRETCH_UNIT, writeKerasPackage, type FeatureVariant, type KerasPreprocess } from '../keras/package.ts';
 import { loadModelJson, loadNsfwBundle, type LoadedKerasModel } from '../keras/source.ts';
 import { parseLabelsFile } from '../model/labels.ts';
+import { INTERPOLATION_NAMES } from '../model/manifest.ts';
 import { NSFW_LABELS, nsfwSource } from '../store/builtin.ts';
 import type { CommandData } from './io.ts';
 import { checkKnownFlags, parseChoice, parseNumber, parseTriple } from './options.ts';
@@ -78,7 +79,7 @@ export const convertCommand = defineCommand({
     const base: KerasPreprocess = nsfw ? NSFWJS_PREPROCESS : tm ? CROP_SIGNED : STRETCH_UNIT;
     const preprocess: KerasPreprocess = {
       resize: a['resize-mode'] ? parseChoice('resize-mode', a['resize-mode'], ['stretch', 'shorter'] as const) : base.resize,
-      interpolation: a.interpolation ? parseChoice('interpolation', a.interpolation, ['nearest', 'bilinear', 'bicubic', 'lanczos', 'bilinear-align-corners'] as const) : base.interpolation,
+      interpolation: a.interpolation ? parseChoice('interpolation', a.interpolation, INTERPOLATION_NAMES) : base.interpolation,
       scale: a.scale ? parseNumber('scale', a.scale, true) : base.scale,
       mean: a.mean ? parseTriple('mean', a.mean, false) : base.mean,
       std: a.std ? parseTriple('std', a.std, true) : base.std,

@@ -3,7 +3,7 @@
  * This file only sequences the stages; each lives in its own module.
  */
 import { isImgclsError, type ImgclsError } from '../errors.ts';
-import { decodeImage } from '../image/decode.ts';
+import { decodeImage, type DecodedImage } from '../image/decode.ts';
 import type { Pixels, RgbImage } from '../image/pixels.ts';
 import { fitToInput, writeTensor } from '../image/preprocess.ts';
 import { readPackage } from '../model/package.ts';
@@ -83,15 +83,14 @@ export class Classifier {
    */
   async classify(inputs: readonly Uint8Array[], options: ClassifyOptions = {}): Promise<ClassifyResult[]> {
     const decodeStart = performance.now();
-    const resize = this.spec.preprocess.resize;
-    // sharp resizes while decoding, unless the user asked for Pillow's pixels or the model needs TF.js's float resize.
-    const inDecoder = this.options.resampler !== 'pillow' && !(resize.mode !== 'none' && resize.kernel === 'align-corners');
+    // sharp resizes while decoding unless the user asked for Pillow's pixels; the decoder says per image (`fitted`) whether it did.
+    const inDecoder = this.options.resampler !== 'pillow';
     const decoded = await Promise.allSettled(
       inputs.map((bytes) => decodeImage(bytes, { spec: inDecoder ? this.spec.preprocess : undefined, maxPixels: this.options.maxPixels })),
     );
     const decodeMs = performance.now() - decodeStart;
     const results: ClassifyResult[] = new Array(inputs.length);
-    const good: { index: number; image: RgbImage }[] = [];
+    const good: { index: number; image: DecodedImage }[] = [];
     decoded.forEach((d, index) => {
       if (d.status === 'fulfilled') good.push({ index, image: d.value });
       // decodeImage maps every decoding failure onto the catalogue; anything else is a bug, not a bad image.
@@ -100,11 +99,9 @@ export class Classifier {
     });
     if (good.length > 0) {
       const inferStart = performance.now();
-      const predictions = await this.classifyPixels(
-        good.map((g) => g.image),
-        options,
-        inDecoder,
-      );
+      const pre = this.spec.preprocess;
+      const ready = good.map((g) => (g.image.fitted ? g.image : fitToInput(g.image, pre)));
+      const predictions = await this.classifyPixels(ready, options, true);
       const inferMs = performance.now() - inferStart;
       good.forEach((g, i) => {
         results[g.index] = { ok: true, predictions: predictions[i]!, timing: { decodeMs, inferMs } };

@@ -80,8 +80,8 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
     const source = { format, width, height };
 
     let pipeline = open();
-    // TF.js's align-corners resize is float and ours alone: those images are decoded at full size.
-    const spec = options.spec && !(options.spec.resize.mode !== 'none' && options.spec.resize.kernel === 'align-corners') ? options.spec : undefined;
+    // TF.js's align-corners resize is float and done by preprocess.ts alone: those images come back at full size, fitted: false.
+    const spec = options.spec?.resize.mode !== 'none' && options.spec?.resize.kernel === 'align-corners' ? undefined : options.spec;
     const plan = spec ? planGeometry({ width, height }, spec) : null;
     let jsCrop: Rect | null = null;
     if (plan && spec) {

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createError } from '../errors.ts';
-import { MANIFEST_FILE } from '../model/manifest.ts';
+import { MANIFEST_FILE, type InterpolationName } from '../model/manifest.ts';
 import { VERSION } from '../version.ts';
 import { convertKeras, type Converted, type Pooling } from './convert.ts';
 import type { LoadedKerasModel } from './source.ts';
@@ -18,7 +18,7 @@ import type { LoadedKerasModel } from './source.ts';
 /** How the package's images are prepared, in imgcls.json's terms. */
 export interface KerasPreprocess {
   resize: 'stretch' | 'shorter';
-  interpolation: 'nearest' | 'bilinear' | 'bicubic' | 'lanczos' | 'bilinear-align-corners';
+  interpolation: InterpolationName;
   scale: number;
   mean: readonly [number, number, number];
   std: readonly [number, number, number];

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { createError } from '../errors.ts';
+import { resolveInside } from '../model/package.ts';
 import type { KerasModel } from './convert.ts';
 import type { WeightGroup } from './weights.ts';
 
@@ -79,8 +80,8 @@ export async function loadModelJson(path: string): Promise<LoadedKerasModel> {
   const shards: Uint8Array[] = [];
   for (const group of json.weightsManifest) {
     for (const p of group.paths) {
-      const shard = resolve(dir, p);
-      if (dirname(shard) !== dir && !shard.startsWith(dir + '/')) throw createError('MODEL_INVALID', `Weight shard ${p} lies outside ${dir}`);
+      const shard = resolveInside(dir, p);
+      if (shard === null) throw createError('MODEL_INVALID', `Weight shard ${p} lies outside ${dir}`);
       try {
         shards.push(await readFile(shard));
       } catch (err) {
@@ -104,21 +105,30 @@ export const NSFW_BUNDLES = {
 } as const;
 export type NsfwBundle = keyof typeof NSFW_BUNDLES;
 
-function nsfwModelsDir(): string {
-  const require = createRequire(import.meta.url);
+/** The nsfwjs package's directory (its package.json is not in its "exports", so found from the entry point). */
+function nsfwPackageDir(): string {
   let entry: string;
   try {
-    entry = require.resolve('nsfwjs');
+    entry = createRequire(import.meta.url).resolve('nsfwjs');
   } catch {
     throw createError('MODEL_NOT_FOUND', 'The nsfwjs package is not installed; run npm install (it ships the default models)');
   }
-  // .../nsfwjs/dist/cjs/index.js → .../nsfwjs/dist/models
-  return join(dirname(entry), '..', 'models');
+  // .../nsfwjs/dist/cjs/index.js → .../nsfwjs
+  return join(dirname(entry), '..', '..');
+}
+
+/** The installed nsfwjs version: part of a built-in's identity, so an upgrade reconverts. */
+export function nsfwVersion(): string {
+  try {
+    return (createRequire(import.meta.url)(join(nsfwPackageDir(), 'package.json')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Load one of nsfwjs's bundled models: JS modules exporting the model JSON and base64 weight shards. */
 export function loadNsfwBundle(name: NsfwBundle): LoadedKerasModel {
-  const dir = join(nsfwModelsDir(), name);
+  const dir = join(nsfwPackageDir(), 'dist', 'models', name);
   const require = createRequire(import.meta.url);
   const load = (file: string): unknown => {
     try {

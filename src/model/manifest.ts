@@ -22,13 +22,18 @@ import type { Activation, ModelSpec, PreprocessSpec, ResampleKernel } from './sp
 
 export const MANIFEST_FILE = 'imgcls.json';
 
-export const INTERPOLATIONS: Record<string, ResampleKernel> = {
+const KERNELS_BY_NAME = {
   nearest: 'nearest',
   bilinear: 'linear',
   bicubic: 'cubic',
   lanczos: 'lanczos3',
   'bilinear-align-corners': 'align-corners',
-};
+} as const satisfies Record<string, ResampleKernel>;
+
+/** The manifest's (and the CLI's) names for the resampling kernels. */
+export type InterpolationName = keyof typeof KERNELS_BY_NAME;
+export const INTERPOLATIONS: Record<string, ResampleKernel> = KERNELS_BY_NAME;
+export const INTERPOLATION_NAMES = Object.keys(KERNELS_BY_NAME) as InterpolationName[];
 
 const TOP_KEYS = ['name', 'model', 'labels', 'input', 'output', 'description', 'metadata'];
 const INPUT_KEYS = ['name', 'layout', 'width', 'height', 'resize', 'shortest_edge', 'interpolation', 'scale', 'mean', 'std', 'channel_order'];

@@ -35,13 +35,17 @@ async function readJson(file: string): Promise<unknown> {
   }
 }
 
-/** A file named by a package must stay inside the package directory. */
-function inside(dir: string, name: string, field: string): string {
+/** `name` resolved against `dir`, or null when it points outside `dir` (`../x`, an absolute path). */
+export function resolveInside(dir: string, name: string): string | null {
   const resolved = path.resolve(dir, name);
   const relative = path.relative(dir, resolved);
-  if (relative.startsWith('..') || path.isAbsolute(relative)) {
-    throw createError('MODEL_INVALID', `${MANIFEST_FILE}: ${field} "${name}" points outside the model directory`);
-  }
+  return relative.startsWith('..') || path.isAbsolute(relative) ? null : resolved;
+}
+
+/** A file named by a package must stay inside the package directory. */
+function inside(dir: string, name: string, field: string): string {
+  const resolved = resolveInside(dir, name);
+  if (resolved === null) throw createError('MODEL_INVALID', `${MANIFEST_FILE}: ${field} "${name}" points outside the model directory`);
   return resolved;
 }
 

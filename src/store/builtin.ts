@@ -3,7 +3,6 @@
  * then `imgcls predict photo.jpg` works with no network: nsfwjs's
  * MobileNetV2 (the default) and InceptionV3, converted to ONNX on first use.
  */
-import { createRequire } from 'node:module';
 import { NSFWJS_PREPROCESS, type KerasPackageOptions } from '../keras/package.ts';
 import type { NsfwBundle } from '../keras/source.ts';
 
@@ -37,18 +36,6 @@ export const BUILTIN_REVISION = 2;
 export function nsfwSource(ref: string): NsfwBundle | null {
   const m = /^nsfw:(mobilenet_v2|inception_v3)$/.exec(ref);
   return m ? (m[1] as NsfwBundle) : null;
-}
-
-/** The installed nsfwjs version: part of a built-in's identity, so an upgrade reconverts. */
-export function nsfwVersion(): string {
-  try {
-    const require = createRequire(import.meta.url);
-    const entry = require.resolve('nsfwjs');
-    // dist/cjs/index.js → package.json two levels up (not in the package's "exports").
-    return (require(entry.replace(/dist[\\/]cjs[\\/]index\.js$/, 'package.json')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** Package options for a built-in: nsfwjs's labels and preprocessing. */

@@ -12,9 +12,9 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { createError } from '../errors.ts';
 import { MANIFEST_FILE } from '../model/manifest.ts';
 import { writeKerasPackage } from '../keras/package.ts';
-import { loadNsfwBundle } from '../keras/source.ts';
+import { loadNsfwBundle, nsfwVersion } from '../keras/source.ts';
 import { VERSION } from '../version.ts';
-import { BUILTIN_MODELS, BUILTIN_REVISION, builtinPackageOptions, DEFAULT_MODEL, nsfwVersion } from './builtin.ts';
+import { BUILTIN_MODELS, BUILTIN_REVISION, builtinPackageOptions, DEFAULT_MODEL } from './builtin.ts';
 
 export interface StoreOptions {
   /** The store directory; else IMGCLS_HOME, else $XDG_CACHE_HOME/imgcls or ~/.cache/imgcls. */
