@@ -4,20 +4,13 @@ import { symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { runCli } from '../src/cli/main.ts';
+import { cli } from './helpers/cli.ts';
 import { tempDir } from './helpers/models.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 const HF = path.join(FIXTURES, 'models', 'hf-colour');
 const fx = (name: string) => path.join(FIXTURES, name);
-
-async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out, err };
-}
 
 describe('imgcls predict', () => {
   test('--json: one object per image per line, in argument order', async () => {

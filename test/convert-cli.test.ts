@@ -3,18 +3,11 @@ import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from '../src/cli/main.ts';
+import { cli } from './helpers/cli.ts';
 import { writeKerasColourModel } from './helpers/keras-colour.ts';
 import { tempDir } from './helpers/models.ts';
 
 const fx = (name: string) => path.join(import.meta.dirname, 'fixtures', name);
-
-async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out, err };
-}
 
 const readManifest = async (dir: string) => JSON.parse(await readFile(path.join(dir, 'imgcls.json'), 'utf8'));
 

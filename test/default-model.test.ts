@@ -12,19 +12,12 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import * as nsfwjs from 'nsfwjs';
-import { runCli } from '../src/cli/main.ts';
+import { cli } from './helpers/cli.ts';
 import { decodeImage } from '../src/image/decode.ts';
 import { tempDir } from './helpers/models.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const PHOTOS = ['photo-astronaut-224.png', 'photo-coffee-224.png'].map((f) => path.join(import.meta.dirname, 'fixtures', f));
-
-async function cli(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out, err };
-}
 
 /** nsfwjs.classify on the photo's decoded pixels (already 224x224, so nsfwjs does not resize). */
 async function nsfwjsScores(model: nsfwjs.NSFWJS, file: string): Promise<Map<string, number>> {
