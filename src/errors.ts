@@ -1,7 +1,7 @@
 /**
  * The one error catalogue. Every failure imgcls reports on purpose has a code
  * here, with the HTTP status it maps to. CLI commands print the message and
- * exit non-zero; the server (later) answers `{error: code, message}`.
+ * exit non-zero; the server answers `{error: code, message}`.
  */
 export const ERROR_CODES = {
   // Image input
@@ -11,6 +11,19 @@ export const ERROR_CODES = {
   IMAGE_TOO_LARGE: 413,
   FILE_NOT_FOUND: 404,
   FILE_UNREADABLE: 400,
+  // Requests (HTTP)
+  INVALID_REQUEST: 400,
+  MISSING_IMAGE: 400,
+  INVALID_BASE64: 400,
+  TOO_MANY_IMAGES: 413,
+  PAYLOAD_TOO_LARGE: 413,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  NOT_ACCEPTABLE: 406,
+  // URL fetching
+  URL_FETCH_DISABLED: 403,
+  URL_NOT_ALLOWED: 400,
+  URL_FETCH_FAILED: 400,
   // Options and arguments
   INVALID_OPTION: 400,
   // Models
@@ -21,6 +34,9 @@ export const ERROR_CODES = {
   LABELS_INVALID: 500,
   INFERENCE_FAILED: 500,
   EXECUTION_PROVIDER_UNAVAILABLE: 500,
+  // Server
+  INTERNAL_ERROR: 500,
+  MODEL_LOADING: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

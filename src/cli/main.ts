@@ -11,16 +11,18 @@ import { inspectCommand } from './inspect.ts';
 import { modelsCommand } from './models.ts';
 import { processIO, type CliIO, type CommandData } from './io.ts';
 import { predictCommand } from './predict.ts';
+import { serveCommand } from './serve.ts';
 
 const subCommands: Record<string, CommandDef<any>> = {
   predict: predictCommand,
   inspect: inspectCommand,
   convert: convertCommand,
   models: modelsCommand,
+  serve: serveCommand,
 };
 
 export const mainCommand = defineCommand({
-  meta: { name: 'imgcls', version: VERSION, description: 'Image classification: predict, inspect, convert and list models (serve and train come in later releases)' },
+  meta: { name: 'imgcls', version: VERSION, description: 'Image classification: serve models over HTTP, predict, inspect, convert and list models (train comes in a later release)' },
   subCommands,
 });
 

@@ -143,3 +143,26 @@ export async function loadClassifier(args: ModelArgValues & { model?: string; st
   const options = classifierOptions(args, (m) => io.err(`warning: ${m}`));
   return Classifier.load(await modelDir(args, io), options);
 }
+
+/** `20MB`, `512k`, `1048576`: a byte count, with an optional binary unit. */
+export function parseBytes(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?$/i.exec(value.trim());
+  if (!m) invalid(flag, 'a size in bytes like 20MB, 512k or 1048576', value);
+  const unit = (m![2] ?? 'b').toLowerCase()[0]!;
+  const factor = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit] ?? 1;
+  const bytes = Math.floor(Number(m![1]) * factor);
+  if (bytes < 1) invalid(flag, 'a positive size', value);
+  return bytes;
+}
+
+/** Every value of a flag given several times (citty keeps only the last). */
+export function repeatedFlag(rawArgs: readonly string[], flag: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const raw = rawArgs[i]!;
+    if (raw === '--') break;
+    if (raw === `--${flag}` && i + 1 < rawArgs.length) values.push(rawArgs[++i]!);
+    else if (raw.startsWith(`--${flag}=`)) values.push(raw.slice(flag.length + 3));
+  }
+  return values;
+}

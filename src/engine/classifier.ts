@@ -9,7 +9,7 @@ import { fitToInput, writeTensor } from '../image/preprocess.ts';
 import { readPackage } from '../model/package.ts';
 import { resolveSpec, type ResolvedSpec, type SpecOverrides } from '../model/resolve.ts';
 import type { GraphSignature } from '../model/spec.ts';
-import { DEFAULT_TOP_K, postprocess, type Prediction, type TopK } from './postprocess.ts';
+import { activate, DEFAULT_TOP_K, postprocess, type Prediction, type TopK } from './postprocess.ts';
 import { ModelSession, type SessionOptions } from './session.ts';
 
 export interface ClassifierOptions extends SessionOptions {
@@ -31,6 +31,8 @@ export type Resampler = 'sharp' | 'pillow';
 
 export interface ClassifyOptions {
   topK?: TopK;
+  /** Called after each inference call with its batch size and duration (the server's metrics). */
+  onBatch?: (size: number, ms: number) => void;
 }
 
 export type ClassifyResult =
@@ -121,7 +123,9 @@ export class Classifier {
     const out: Prediction[][] = [];
     for (let start = 0; start < ready.length; start += maxBatch) {
       const chunk = ready.slice(start, start + maxBatch);
+      const began = performance.now();
       out.push(...(await this.runBatch(chunk, options.topK ?? DEFAULT_TOP_K)));
+      options.onBatch?.(chunk.length, performance.now() - began);
     }
     return out;
   }
@@ -141,6 +145,27 @@ export class Classifier {
     const dims = pre.layout === 'NCHW' ? [images.length, 3, first.height, first.width] : [images.length, first.height, first.width, 3];
     const output = await this.session.run(this.spec.inputName, batch, dims, this.spec.outputName);
     return postprocess(output.data, images.length, this.spec.labels, this.spec.activation, k);
+  }
+
+  /**
+   * Run the model on a tensor the caller already preprocessed (the Open
+   * Inference Protocol's FP32 input), and return one row of scores per image
+   * after the package's activation, so they read like `classify`'s.
+   * @throws ImgclsError INFERENCE_FAILED when the shape does not fit the graph, MODEL_MISMATCH when the output does not match the labels.
+   */
+  async scoresForTensor(data: Float32Array, dims: readonly number[], options: Pick<ClassifyOptions, 'onBatch'> = {}): Promise<{ batch: number; scores: Float64Array[] }> {
+    const began = performance.now();
+    const output = await this.session.run(this.spec.inputName, data, dims, this.spec.outputName);
+    const batch = dims[0] ?? 1;
+    options.onBatch?.(batch, performance.now() - began);
+    const all = postprocess(output.data, batch, this.spec.labels, 'none', 'all');
+    // postprocess ranks; the protocol wants rows in class order, so put each score back at its index.
+    const scores = all.map((ranked) => {
+      const row = new Float64Array(this.spec.labels.length);
+      for (const p of ranked) row[p.index] = p.score;
+      return activate(row, this.spec.activation);
+    });
+    return { batch, scores };
   }
 
   async close(): Promise<void> {

@@ -117,3 +117,57 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
     throw decodeError(err);
   }
 }
+
+export interface Reencoded {
+  data: Uint8Array;
+  extension: 'jpg' | 'png';
+  width: number;
+  height: number;
+}
+
+/**
+ * Re-encode an accepted image for storage: EXIF orientation applied, all
+ * metadata dropped, first frame only. JPEG stays JPEG (quality 95), anything
+ * else becomes PNG, so what is stored is pixels we decoded, never the bytes a
+ * client chose.
+ * @throws ImgclsError as decodeImage does.
+ */
+export async function reencodeImage(input: Uint8Array, options: { maxPixels?: number } = {}): Promise<Reencoded> {
+  if (input.length === 0) throw createError('EMPTY_IMAGE', 'The image is empty (0 bytes)');
+  try {
+    const image = sharp(input, { limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'warning', autoOrient: true });
+    const meta = await image.metadata();
+    const format = formatOf(meta);
+    if (!format) throw createError('UNSUPPORTED_MEDIA_TYPE', `Image format "${meta.format}" is not accepted; accepted formats are ${accepted}`);
+    const extension = format === 'jpeg' ? 'jpg' : 'png';
+    const encoded = extension === 'jpg' ? image.jpeg({ quality: 95 }) : image.png();
+    const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), extension, width: info.width, height: info.height };
+  } catch (err) {
+    throw decodeError(err);
+  }
+}
+
+/**
+ * A small JPEG of an accepted image, for showing it back (the web page's
+ * preview without JavaScript): EXIF orientation applied, metadata dropped,
+ * first frame only, transparency flattened onto white, the longer side at
+ * most `maxSide` (never enlarged).
+ * @throws ImgclsError as decodeImage does.
+ */
+export async function thumbnailJpeg(bytes: Uint8Array, maxSide: number): Promise<Uint8Array> {
+  if (bytes.length === 0) throw createError('EMPTY_IMAGE', 'The image is empty (0 bytes)');
+  try {
+    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    if (!formatOf(meta)) throw createError('UNSUPPORTED_MEDIA_TYPE', `Image format "${meta.format}" is not accepted; accepted formats are ${accepted}`);
+    const data = await sharp(bytes, { limitInputPixels: DEFAULT_MAX_PIXELS, failOn: 'warning', autoOrient: true })
+      .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .jpeg({ quality: 80 })
+      .toBuffer();
+    return new Uint8Array(data.buffer, data.byteOffset, data.length);
+  } catch (err) {
+    throw decodeError(err);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * `imgcls serve`: the HTTP service. It listens first, so /healthz answers
+ * while the models load (a built-in converts on first start), then loads
+ * each model and reports ready. SIGINT/SIGTERM close the server gracefully:
+ * in-flight requests finish, new connections are refused.
+ */
+import { defineCommand } from 'citty';
+import { Classifier, type ClassifierOptions } from '../engine/classifier.ts';
+import { createError } from '../errors.ts';
+import { buildApp } from '../server/app.ts';
+import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_URL_FETCH, serverConfig, type ServerConfig } from '../server/config.ts';
+import { createAddressPolicy } from '../server/address-policy.ts';
+import { ModelRegistry, modelName } from '../server/registry.ts';
+import { DEFAULT_MODEL } from '../store/builtin.ts';
+import { resolveModel } from '../store/store.ts';
+import type { CliIO, CommandData } from './io.ts';
+import { checkKnownFlags, classifierOptions, modelArgs, parseBytes, parseChoice, parsePositiveInt, repeatedFlag } from './options.ts';
+
+const MiB = 1024 * 1024;
+
+const args = {
+  ...modelArgs,
+  model: { type: 'string', description: `Model to serve (repeat for several): a built-in, a stored name, a directory, or name=dir (default ${DEFAULT_MODEL})`, valueHint: 'name|dir' },
+  default: { type: 'string', description: 'Which served model answers routes that name none (default: the first)', valueHint: 'name' },
+  port: { type: 'string', description: 'Port to listen on (0 picks a free one)', default: String(DEFAULT_PORT) },
+  host: { type: 'string', description: 'Address to listen on; 0.0.0.0 for every interface (containers)', default: DEFAULT_HOST },
+  'allow-url-fetch': { type: 'boolean', description: 'Accept {"url": ...} in /predict (public addresses only)' },
+  'url-allow': { type: 'string', description: 'With --allow-url-fetch: CIDRs that may be fetched although private, comma-separated', valueHint: 'cidr,...' },
+  'url-timeout': { type: 'string', description: 'With --allow-url-fetch: ms for the whole fetch', default: String(DEFAULT_URL_FETCH.timeoutMs), valueHint: 'ms' },
+  'save-uploads': { type: 'string', description: 'Store every classified image, re-encoded, with a JSON sidecar of its predictions', valueHint: 'dir' },
+  'max-file-size': { type: 'string', description: 'Largest image upload', default: `${DEFAULT_LIMITS.fileBytes / MiB}MB`, valueHint: 'size' },
+  'max-files': { type: 'string', description: 'Most images per request', default: String(DEFAULT_LIMITS.files), valueHint: 'n' },
+  'max-pixels': { type: 'string', description: 'Refuse images whose header claims more pixels', default: String(DEFAULT_LIMITS.maxPixels), valueHint: 'n' },
+  'log-level': { type: 'string', description: 'fatal, error, warn, info, debug, trace or silent', default: 'info' },
+} as const;
+
+type ServeArgs = { [K in keyof typeof args]?: string | boolean } & { _: string[] };
+
+function configFrom(a: ServeArgs): ServerConfig {
+  const s = (k: keyof typeof args): string | undefined => (typeof a[k] === 'string' ? (a[k] as string) : undefined);
+  const port = Number(s('port') ?? DEFAULT_PORT);
+  if (!/^\d+$/.test(s('port') ?? '') || port > 65535) throw createError('INVALID_OPTION', `Expected a port 0-65535 for --port but received "${s('port')}"`);
+  const fileBytes = parseBytes('max-file-size', s('max-file-size')!);
+  const allow = (s('url-allow') ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  createAddressPolicy(allow); // fails now, at start-up, on a malformed CIDR
+  return serverConfig({
+    host: s('host') ?? DEFAULT_HOST,
+    port,
+    limits: {
+      fileBytes,
+      // base64 inflates by 4/3; leave room for a full batch of the largest files.
+      jsonBytes: Math.ceil((fileBytes * 4) / 3) + 64 * 1024,
+      files: parsePositiveInt('max-files', s('max-files')!),
+      maxPixels: parsePositiveInt('max-pixels', s('max-pixels')!),
+    },
+    urlFetch: { enabled: a['allow-url-fetch'] === true, allow, timeoutMs: parsePositiveInt('url-timeout', s('url-timeout')!) },
+    saveUploads: s('save-uploads') ?? null,
+    logLevel: parseChoice('log-level', s('log-level') ?? 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  });
+}
+
+/** `name=dir` names a model explicitly; otherwise a built-in or stored name keeps its name and a directory gives its base name. */
+function splitRef(ref: string): { name?: string; ref: string } {
+  const eq = ref.indexOf('=');
+  return eq > 0 ? { name: ref.slice(0, eq), ref: ref.slice(eq + 1) } : { ref };
+}
+
+async function loadModels(registry: ModelRegistry, refs: readonly string[], wantedDefault: string | undefined, store: string | undefined, options: ClassifierOptions, io: CliIO): Promise<void> {
+  for (const given of refs) {
+    const { name: explicit, ref } = splitRef(given);
+    const dir = await resolveModel(ref, { store, onProgress: (m) => io.err(m) });
+    const classifier = await Classifier.load(dir, options);
+    const name = explicit ?? modelName(ref, dir);
+    registry.add({ name, dir, classifier }, { default: name === wantedDefault });
+  }
+  if (wantedDefault !== undefined && !registry.has(wantedDefault)) {
+    throw createError('INVALID_OPTION', `--default ${wantedDefault} is not among the served models (${registry.names.join(', ')})`);
+  }
+  registry.markReady();
+}
+
+export const serveCommand = defineCommand({
+  meta: { name: 'serve', description: 'Serve models over HTTP: REST API, Open Inference Protocol (v2), web page, docs and metrics' },
+  args,
+  async run({ args: a, rawArgs, data }) {
+    const { io } = data as CommandData;
+    checkKnownFlags(rawArgs, args);
+    const config = configFrom(a as ServeArgs);
+    const options = classifierOptions(a, (m) => io.err(`warning: ${m}`));
+    options.maxPixels = config.limits.maxPixels;
+    const refs = repeatedFlag(rawArgs, 'model');
+    if (refs.length === 0) refs.push(DEFAULT_MODEL);
+    const wantedDefault = typeof a.default === 'string' ? a.default : undefined;
+
+    const registry = new ModelRegistry();
+    const app = await buildApp(config, registry);
+    const closed = new Promise<void>((resolve) => app.addHook('onClose', async () => resolve()));
+    const stop = (signal: string) => {
+      app.log.info(`${signal}: closing (in-flight requests finish first)`);
+      void app.close();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      try {
+        const address = await app.listen({ host: config.host, port: config.port });
+        io.err(`imgcls: listening on ${address} (web page /, API docs /docs, metrics /metrics); loading ${refs.join(', ')}`);
+        await loadModels(registry, refs, wantedDefault, typeof a.store === 'string' ? a.store : undefined, options, io);
+        io.err(`imgcls: ready; serving ${registry.names.join(', ')} (default ${registry.defaultModel})`);
+      } catch (err) {
+        await app.close();
+        throw err;
+      }
+      await closed;
+    } finally {
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+    }
+  },
+});

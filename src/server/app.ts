@@ -1,0 +1,115 @@
+/**
+ * The app factory: `buildApp(config, registry)` returns a Fastify instance
+ * with every route registered. It never listens; `imgcls serve` does, and
+ * tests use `app.inject()`.
+ */
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { createError, type ImgclsError } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import type { ServerConfig } from './config.ts';
+import { catalogued, statusOf } from './http-errors.ts';
+import { ServerMetrics } from './metrics.ts';
+import type { ModelRegistry } from './registry.ts';
+import { healthRoutes } from './routes/health.ts';
+import { modelRoutes } from './routes/models.ts';
+import { pageRoutes } from './routes/page.ts';
+import { predictRoutes } from './routes/predict.ts';
+import { v2Routes } from './routes/v2.ts';
+import { errorSchema } from './schemas.ts';
+
+/** What every route plugin gets. */
+export interface ServerContext {
+  config: ServerConfig;
+  registry: ModelRegistry;
+  metrics: ServerMetrics;
+}
+
+/** Routes under this prefix answer errors in the Open Inference Protocol's shape: `{"error": "..."}`. */
+export const V2_PREFIX = '/v2';
+
+export interface AppOptions {
+  /** Collect process metrics (RSS, GC, event loop); off in tests that build many apps. */
+  processMetrics?: boolean;
+}
+
+export async function buildApp(config: ServerConfig, registry: ModelRegistry, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: config.logLevel === false ? false : { level: config.logLevel },
+    bodyLimit: config.limits.jsonBytes,
+    // Keep a client's X-Request-Id when it sends one, so logs can be joined across services.
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  const metrics = new ServerMetrics({ processMetrics: options.processMetrics });
+  const ctx: ServerContext = { config, registry, metrics };
+
+  // Raw image bodies arrive whole (bounded by the file limit); text/plain is not an image, so it gets 415.
+  app.removeContentTypeParser('text/plain');
+  for (const type of ['application/octet-stream', /^image\/[\w.+-]+$/i]) {
+    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: config.limits.fileBytes }, (_req, body, done) => done(null, body));
+  }
+  await app.register(multipart, { limits: { fileSize: config.limits.fileBytes, files: config.limits.files, fields: config.limits.fields, parts: config.limits.parts } });
+
+  app.addSchema(errorSchema);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'imgcls',
+        version: VERSION,
+        description: 'Image classification over REST and the Open Inference Protocol (KServe V2). Every error is `{"error": CODE, "message": ...}`; V2 routes answer `{"error": message}` as the protocol says.',
+      },
+      tags: [
+        { name: 'predict', description: 'Classify images' },
+        { name: 'models', description: 'Served models' },
+        { name: 'health', description: 'Probes and metrics' },
+        { name: 'v2', description: 'Open Inference Protocol (KServe V2) REST' },
+      ],
+    },
+  });
+  // Swagger UI's files come from the npm package; no CDN. The validator badge would call swagger.io, so it is off.
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null, deepLinking: true }, staticCSP: true });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.request(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const err = createError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}; see /docs for the API`);
+    void sendError(request.url, reply, err);
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    let err = catalogued(error);
+    if (!err) {
+      request.log.error({ err: error }, 'unexpected error');
+      err = createError('INTERNAL_ERROR', `Internal error; the server log has the details under request id ${request.id}`);
+    } else if (statusOf(err) >= 500) {
+      request.log.error({ err: error }, err.message);
+    }
+    return sendError(request.url, reply, err);
+  });
+
+  await app.register(healthRoutes, ctx);
+  await app.register(modelRoutes, ctx);
+  await app.register(predictRoutes, ctx);
+  await app.register(v2Routes, { ...ctx, prefix: V2_PREFIX });
+  await app.register(pageRoutes, ctx);
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.addHook('onClose', async () => registry.close());
+  return app;
+}
+
+function sendError(url: string, reply: FastifyReply, err: ImgclsError): FastifyReply {
+  const v2 = url === V2_PREFIX || url.startsWith(`${V2_PREFIX}/`);
+  const body = v2 ? { error: `${err.code}: ${err.message}` } : { error: err.code, message: err.message };
+  // A client that asked for text/plain or HTML still gets JSON for an error: it is what names the problem.
+  return reply.status(statusOf(err)).type('application/json; charset=utf-8').send(JSON.stringify(body));
+}

@@ -1,0 +1,70 @@
+/**
+ * Turning any thrown error into the catalogue's HTTP answer. Catalogued
+ * errors pass through; Fastify's and the multipart parser's own errors are
+ * mapped onto catalogue codes; anything else is a bug: logged with the
+ * request id and answered with a generic 500 that leaks nothing.
+ */
+import { ERROR_CODES, createError, isImgclsError, type ErrorCode, type ImgclsError } from '../errors.ts';
+
+interface FrameworkError {
+  code?: string;
+  statusCode?: number;
+  message?: string;
+  validation?: unknown;
+  validationContext?: string;
+}
+
+const BY_CODE: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_FILES_LIMIT: 'TOO_MANY_IMAGES',
+  FST_FIELDS_LIMIT: 'PAYLOAD_TOO_LARGE',
+  FST_PARTS_LIMIT: 'PAYLOAD_TOO_LARGE',
+};
+
+const BY_STATUS: Record<number, ErrorCode> = {
+  400: 'INVALID_REQUEST',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+const ACCEPTED_TYPES = 'multipart/form-data, image/*, application/octet-stream or application/json';
+
+function frameworkMessage(code: ErrorCode, err: FrameworkError): string {
+  if (err.validation) return `Invalid request: ${err.validationContext ?? 'request'}${err.message?.replace(/^(body|querystring|params|headers)/, '') ?? ''}`;
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return `${err.message ?? 'Unsupported Content-Type'}; send ${ACCEPTED_TYPES}`;
+    case 'FST_FILES_LIMIT':
+      return 'Too many files in one request; see the server limit --max-files';
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return 'A file is larger than the server allows (--max-file-size)';
+    default:
+      return err.message ?? code;
+  }
+}
+
+/**
+ * The catalogued error for `err`, or null when it is not one we expect
+ * (a bug, to be logged and answered with 500).
+ */
+export function catalogued(err: unknown): ImgclsError | null {
+  if (isImgclsError(err)) return err;
+  const e = (err ?? {}) as FrameworkError;
+  const code = (e.code && BY_CODE[e.code]) || (e.validation ? 'INVALID_REQUEST' : e.statusCode !== undefined ? BY_STATUS[e.statusCode] : undefined);
+  if (!code) {
+    // Any other 4xx Fastify raised on purpose keeps its status under a generic code.
+    if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) return createError('INVALID_REQUEST', e.message ?? 'Invalid request', err);
+    return null;
+  }
+  const mapped = createError(code, frameworkMessage(code, e), err);
+  return mapped;
+}
+
+export function statusOf(err: ImgclsError): number {
+  return ERROR_CODES[err.code];
+}
