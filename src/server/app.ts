@@ -86,7 +86,7 @@ export async function buildApp(config: ServerConfig, registry: ModelRegistry, op
   });
 
   app.setErrorHandler((error, request, reply) => {
-    let err = catalogued(error);
+    let err = catalogued(error, request.headers['content-type']);
     if (!err) {
       request.log.error({ err: error }, 'unexpected error');
       err = createError('INTERNAL_ERROR', `Internal error; the server log has the details under request id ${request.id}`);

@@ -34,11 +34,11 @@ const BY_STATUS: Record<number, ErrorCode> = {
 
 const ACCEPTED_TYPES = 'multipart/form-data, image/*, application/octet-stream or application/json';
 
-function frameworkMessage(code: ErrorCode, err: FrameworkError): string {
+function frameworkMessage(code: ErrorCode, err: FrameworkError, contentType: string | undefined): string {
   if (err.validation) return `Invalid request: ${err.validationContext ?? 'request'}${err.message?.replace(/^(body|querystring|params|headers)/, '') ?? ''}`;
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return `${err.message ?? 'Unsupported Content-Type'}; send ${ACCEPTED_TYPES}`;
+      return `Content-Type "${(contentType ?? '(none)').slice(0, 100)}" is not accepted; send ${ACCEPTED_TYPES}`;
     case 'FST_FILES_LIMIT':
       return 'Too many files in one request; see the server limit --max-files';
     case 'FST_REQ_FILE_TOO_LARGE':
@@ -52,7 +52,7 @@ function frameworkMessage(code: ErrorCode, err: FrameworkError): string {
  * The catalogued error for `err`, or null when it is not one we expect
  * (a bug, to be logged and answered with 500).
  */
-export function catalogued(err: unknown): ImgclsError | null {
+export function catalogued(err: unknown, contentType?: string): ImgclsError | null {
   if (isImgclsError(err)) return err;
   const e = (err ?? {}) as FrameworkError;
   const code = (e.code && BY_CODE[e.code]) || (e.validation ? 'INVALID_REQUEST' : e.statusCode !== undefined ? BY_STATUS[e.statusCode] : undefined);
@@ -61,8 +61,7 @@ export function catalogued(err: unknown): ImgclsError | null {
     if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) return createError('INVALID_REQUEST', e.message ?? 'Invalid request', err);
     return null;
   }
-  const mapped = createError(code, frameworkMessage(code, e), err);
-  return mapped;
+  return createError(code, frameworkMessage(code, e, contentType), err);
 }
 
 export function statusOf(err: ImgclsError): number {

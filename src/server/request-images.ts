@@ -92,17 +92,23 @@ async function fromMultipart(request: FastifyRequest, config: ServerConfig): Pro
   const parts = request.parts({
     limits: { fileSize: limits.fileBytes, files: limits.files, fields: limits.fields, parts: limits.parts, fieldSize: 64 * 1024 },
   });
-  for await (const part of parts) {
-    if (part.type === 'file') {
-      if (!(FILE_FIELDS as readonly string[]).includes(part.fieldname)) {
-        // Drain it so the parser can go on to tell us about the rest.
-        part.file.resume();
-        throw createError('INVALID_REQUEST', `Unexpected file field "${part.fieldname}"; send images in a field named ${FILE_FIELDS.join(', ')}`);
+  try {
+    for await (const part of parts) {
+      if (part.type === 'file') {
+        if (!(FILE_FIELDS as readonly string[]).includes(part.fieldname)) {
+          // Drain it so the parser can go on to tell us about the rest.
+          part.file.resume();
+          throw createError('INVALID_REQUEST', `Unexpected file field "${part.fieldname}"; send images in a field named ${FILE_FIELDS.join(', ')}`);
+        }
+        inputs.push(await part.toBuffer());
+      } else {
+        fields.set(part.fieldname, String(part.value));
       }
-      inputs.push(await part.toBuffer());
-    } else {
-      fields.set(part.fieldname, String(part.value));
     }
+  } catch (err) {
+    // The parser's own limit errors carry a status; busboy's syntax errors are plain Errors and mean a malformed body.
+    if (isImgclsError(err) || (err as { statusCode?: number }).statusCode !== undefined) throw err;
+    throw createError('INVALID_REQUEST', `Malformed multipart body: ${(err as Error).message}`, err);
   }
   if (inputs.length === 0) {
     throw createError('MISSING_IMAGE', `The form has no image; send the image in a file field named ${FILE_FIELDS.join(', ')}`);

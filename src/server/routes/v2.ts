@@ -204,7 +204,7 @@ export const v2Routes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   });
 
   const tags = ['v2'];
-  app.get('/', { schema: { tags, summary: 'Server metadata and supported extensions' } }, async () => ({ name: 'imgcls', version: VERSION, extensions: [...V2_EXTENSIONS] }));
+  app.get('', { schema: { tags, summary: 'Server metadata and supported extensions' } }, async () => ({ name: 'imgcls', version: VERSION, extensions: [...V2_EXTENSIONS] }));
   app.get('/health/live', { schema: { tags, summary: 'Server liveness' } }, async () => ({ live: true }));
   app.get('/health/ready', { schema: { tags, summary: 'Server readiness: every model loaded' } }, async (_request, reply) => {
     return reply.status(registry.ready ? 200 : 503).send({ ready: registry.ready });
