@@ -3,6 +3,7 @@
  * with every route registered. It never listens; `imgcls serve` does, and
  * tests use `app.inject()`.
  */
+import AjvCompiler from '@fastify/ajv-compiler';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -36,6 +37,20 @@ export interface AppOptions {
   processMetrics?: boolean;
 }
 
+/**
+ * Query strings and path parameters are all text, so Ajv coerces them
+ * (`?top_k=3` becomes 3). JSON bodies already have types: coercing them would
+ * turn `{"image": 42}` into the string "42" and `{"images": "x"}` into an
+ * array, so bodies are validated without coercion.
+ */
+type ValidatorFactory = (external: unknown, options: { customOptions?: object }) => (route: { httpPart?: string }) => unknown;
+const ajvFactory = AjvCompiler() as unknown as ValidatorFactory;
+const strictBodies: ValidatorFactory = (external, options) => {
+  const coercing = ajvFactory(external, options);
+  const strict = ajvFactory(external, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } });
+  return (route) => (route.httpPart === 'body' ? strict(route) : coercing(route));
+};
+
 export async function buildApp(config: ServerConfig, registry: ModelRegistry, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: config.logLevel === false ? false : { level: config.logLevel },
@@ -44,6 +59,7 @@ export async function buildApp(config: ServerConfig, registry: ModelRegistry, op
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     ajv: { customOptions: { removeAdditional: false } },
+    schemaController: { compilersFactory: { buildValidator: strictBodies as never } },
   });
   const metrics = new ServerMetrics({ processMetrics: options.processMetrics });
   const ctx: ServerContext = { config, registry, metrics };

@@ -35,7 +35,11 @@ const BY_STATUS: Record<number, ErrorCode> = {
 const ACCEPTED_TYPES = 'multipart/form-data, image/*, application/octet-stream or application/json';
 
 function frameworkMessage(code: ErrorCode, err: FrameworkError, contentType: string | undefined): string {
-  if (err.validation) return `Invalid request: ${err.validationContext ?? 'request'}${err.message?.replace(/^(body|querystring|params|headers)/, '') ?? ''}`;
+  if (err.validation) {
+    // anyOf failures read badly ("must be >= 1, must be equal to one of the allowed values"); top_k is the one users meet.
+    if (/top_k/.test(err.message ?? '')) return 'top_k must be a positive integer or "all"';
+    return `Invalid request: ${err.validationContext ?? 'request'}${err.message?.replace(/^(body|querystring|params|headers)/, '') ?? ''}`;
+  }
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return `Content-Type "${(contentType ?? '(none)').slice(0, 100)}" is not accepted; send ${ACCEPTED_TYPES}`;

@@ -104,7 +104,6 @@ const dims = (shape: readonly (number | string)[]): number[] => shape.map((d) =>
 function metadata(model: ServedModel) {
   const { spec, signature } = model.classifier;
   const input = signature.inputs.find((i) => i.name === spec.inputName);
-  const output = signature.outputs.find((o) => o.name === spec.outputName);
   return {
     name: model.name,
     versions: ['1'],
@@ -204,9 +203,11 @@ export const v2Routes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   });
 
   const tags = ['v2'];
-  app.get('', { schema: { tags, summary: 'Server metadata and supported extensions' } }, async () => ({ name: 'imgcls', version: VERSION, extensions: [...V2_EXTENSIONS] }));
-  app.get('/health/live', { schema: { tags, summary: 'Server liveness' } }, async () => ({ live: true }));
-  app.get('/health/ready', { schema: { tags, summary: 'Server readiness: every model loaded' } }, async (_request, reply) => {
+  const serverMeta = { type: 'object', properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } } };
+  app.get('', { schema: { tags, summary: 'Server metadata and supported extensions', response: { 200: serverMeta } } }, async () => ({ name: 'imgcls', version: VERSION, extensions: [...V2_EXTENSIONS] }));
+  app.get('/health/live', { schema: { tags, summary: 'Server liveness', response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } }, async () => ({ live: true }));
+  const readiness = { type: 'object', properties: { ready: { type: 'boolean' } } };
+  app.get('/health/ready', { schema: { tags, summary: 'Server readiness: every model loaded', response: { 200: readiness, 503: readiness } } }, async (_request, reply) => {
     return reply.status(registry.ready ? 200 : 503).send({ ready: registry.ready });
   });
 
