@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createError, type ImgclsError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import type { ServerConfig } from './config.ts';
-import { catalogued, statusOf } from './http-errors.ts';
+import { answerFor, statusOf } from './http-errors.ts';
 import { ServerMetrics } from './metrics.ts';
 import type { ModelRegistry } from './registry.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -101,16 +101,7 @@ export async function buildApp(config: ServerConfig, registry: ModelRegistry, op
     void sendError(request.url, reply, err);
   });
 
-  app.setErrorHandler((error, request, reply) => {
-    let err = catalogued(error, request.headers['content-type']);
-    if (!err) {
-      request.log.error({ err: error }, 'unexpected error');
-      err = createError('INTERNAL_ERROR', `Internal error; the server log has the details under request id ${request.id}`);
-    } else if (statusOf(err) >= 500) {
-      request.log.error({ err: error }, err.message);
-    }
-    return sendError(request.url, reply, err);
-  });
+  app.setErrorHandler((error, request, reply) => sendError(request.url, reply, answerFor(request, error)));
 
   await app.register(healthRoutes, ctx);
   await app.register(modelRoutes, ctx);

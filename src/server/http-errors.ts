@@ -4,6 +4,7 @@
  * mapped onto catalogue codes; anything else is a bug: logged with the
  * request id and answered with a generic 500 that leaks nothing.
  */
+import type { FastifyRequest } from 'fastify';
 import { ERROR_CODES, createError, isImgclsError, type ErrorCode, type ImgclsError } from '../errors.ts';
 
 interface FrameworkError {
@@ -70,4 +71,19 @@ export function catalogued(err: unknown, contentType?: string): ImgclsError | nu
 
 export function statusOf(err: ImgclsError): number {
   return ERROR_CODES[err.code];
+}
+
+/**
+ * What a request's failure answers: the catalogued error, or for a bug a
+ * generic INTERNAL_ERROR naming the request id, with the real error logged.
+ * Catalogued 5xx are logged too; 4xx are the client's business.
+ */
+export function answerFor(request: FastifyRequest, error: unknown): ImgclsError {
+  const err = catalogued(error, request.headers['content-type']);
+  if (!err) {
+    request.log.error({ err: error }, 'unexpected error');
+    return createError('INTERNAL_ERROR', `Internal error; the server log has the details under request id ${request.id}`);
+  }
+  if (statusOf(err) >= 500) request.log.error({ err: error }, err.message);
+  return err;
 }

@@ -6,13 +6,13 @@
  * /static/, so the page loads nothing from anywhere else.
  */
 import fastifyStatic from '@fastify/static';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_TOP_K } from '../../engine/postprocess.ts';
-import { createError, type ImgclsError } from '../../errors.ts';
+import { createError } from '../../errors.ts';
 import { thumbnailJpeg } from '../../image/decode.ts';
 import type { ServerContext } from '../app.ts';
-import { catalogued, statusOf } from '../http-errors.ts';
+import { answerFor, statusOf } from '../http-errors.ts';
 import { classifyImages } from '../inference.ts';
 import { renderPage, type PageView, type ResultCard } from '../page-html.ts';
 import { readImageRequest } from '../request-images.ts';
@@ -45,7 +45,7 @@ export const pageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
 
   // Errors before the handler runs (a body that is not multipart) still get the page, not JSON.
   app.setErrorHandler((error, request, reply) => {
-    const err = pageError(request, error);
+    const err = answerFor(request, error);
     return html(reply, statusOf(err), view({ error: err }));
   });
 
@@ -79,7 +79,7 @@ export const pageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
       const status = failed && out.results.every((r) => !r.ok) ? statusOf(failed.error) : 200;
       return html(reply, status, { ...page, results: { model: served.name, timing: out.timing, cards } });
     } catch (error) {
-      const err = pageError(request, error);
+      const err = answerFor(request, error);
       return html(reply, statusOf(err), { ...page, error: err });
     }
   });
@@ -91,17 +91,6 @@ export const pageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     index: false,
   });
 };
-
-/** As the app's error handler does: an unexpected error is logged and answered without detail; a catalogued 5xx is logged. */
-function pageError(request: FastifyRequest, error: unknown): ImgclsError {
-  const err = catalogued(error);
-  if (!err) {
-    request.log.error({ err: error }, 'unexpected error');
-    return createError('INTERNAL_ERROR', `Internal error; the server log has the details under request id ${request.id}`);
-  }
-  if (statusOf(err) >= 500) request.log.error({ err: error }, err.message);
-  return err;
-}
 
 async function thumbnail(bytes: Uint8Array): Promise<string | null> {
   try {
