@@ -7,6 +7,7 @@ import { defineCommand, renderUsage, runCommand, type CommandDef } from 'citty';
 import { isImgclsError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { convertCommand } from './convert.ts';
+import { evaluateCommand } from './evaluate.ts';
 import { inspectCommand } from './inspect.ts';
 import { modelsCommand } from './models.ts';
 import { processIO, type CliIO, type CommandData } from './io.ts';
@@ -19,10 +20,11 @@ const subCommands: Record<string, CommandDef<any>> = {
   convert: convertCommand,
   models: modelsCommand,
   serve: serveCommand,
+  evaluate: evaluateCommand,
 };
 
 export const mainCommand = defineCommand({
-  meta: { name: 'imgcls', version: VERSION, description: 'Image classification: serve models over HTTP, predict, inspect, convert and list models (train comes in a later release)' },
+  meta: { name: 'imgcls', version: VERSION, description: 'Image classification: serve models over HTTP, predict, evaluate, inspect, convert and list models (train comes in a later release)' },
   subCommands,
 });
 

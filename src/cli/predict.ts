@@ -19,7 +19,7 @@ const args = {
   json: { type: 'boolean', description: 'Print one JSON object per image per line' },
 } as const;
 
-async function readInput(file: string): Promise<Uint8Array | ImgclsError> {
+export async function readInput(file: string): Promise<Uint8Array | ImgclsError> {
   try {
     return await readFile(file);
   } catch (err) {
