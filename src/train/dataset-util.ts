@@ -1,0 +1,28 @@
+/** Small utilities shared by the dataset reader's modules. */
+import path from 'node:path';
+import { IMAGE_EXTENSIONS } from '../cli/inputs.ts';
+
+/** Parallel file-system calls: enough to hide latency on 70,000 files without running out of descriptors. */
+const CONCURRENCY = 32;
+
+/** Map with at most CONCURRENCY calls in flight, results in input order. */
+export async function mapLimit<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  return out;
+}
+
+export function isImageName(name: string): boolean {
+  return IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
+}
+
+export function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
