@@ -86,22 +86,18 @@ function init(form) {
     addFiles(files.map((f, i) => (f.name && f.name !== 'image.png' ? f : renameFile(f, `pasted-${Date.now()}-${i + 1}`))));
   });
 
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    clearAlert();
-    if (items.length === 0) {
-      showAlert('Choose, drop or paste an image first.', 'MISSING_IMAGE');
-      return;
-    }
-    if (!settingsValid()) return;
-    for (const item of items) enqueue(item);
-  });
-
   // New settings apply to the images already on the page.
   const rerun = () => {
     if (items.length === 0 || !settingsValid()) return;
     for (const item of items) enqueue(item);
   };
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    clearAlert();
+    if (items.length === 0) showAlert('Choose, drop or paste an image first.', 'MISSING_IMAGE');
+    else rerun();
+  });
   modelSelect.addEventListener('change', rerun);
   topKInput.addEventListener('change', rerun);
 
@@ -253,21 +249,17 @@ function init(form) {
     done(item, 'error');
     item.card.querySelector('.card-meta').textContent = '';
     item.card.querySelector('.card-content').replaceChildren(
-      el(
-        'p',
-        { class: 'card-error' },
-        el('span', { class: 'error-title' }, 'Could not classify this image.'),
-        ' ',
-        el('span', { class: 'error-message' }, message),
-        ' ',
-        el('code', { class: 'error-code' }, error),
-      ),
+      el('p', { class: 'card-error' }, el('span', { class: 'error-title' }, 'Could not classify this image.'), ' ', ...errorDetail(message, error)),
     );
   }
 
   function showAlert(message, code) {
-    const alert = el('div', { class: 'alert', role: 'alert' }, el('strong', {}, 'Could not classify:'), ' ', el('span', { class: 'error-message' }, message), ' ', el('code', { class: 'error-code' }, code));
-    results.prepend(alert);
+    results.prepend(el('div', { class: 'alert', role: 'alert' }, el('strong', {}, 'Could not classify:'), ' ', ...errorDetail(message, code)));
+  }
+
+  /** The message and code of an error, as both the card and the page alert show them. */
+  function errorDetail(message, code) {
+    return [el('span', { class: 'error-message' }, message), ' ', el('code', { class: 'error-code' }, code)];
   }
 
   function clearAlert() {

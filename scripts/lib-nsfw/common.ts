@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,7 +19,7 @@ import { decodeImage } from '../../src/image/decode.ts';
 import type { RgbImage } from '../../src/image/pixels.ts';
 import type { PreprocessSpec } from '../../src/model/spec.ts';
 import { NSFW_LABELS } from '../../src/store/builtin.ts';
-import { resolveModel, storeDir } from '../../src/store/store.ts';
+import { resolveModel } from '../../src/store/store.ts';
 
 export { NSFW_LABELS };
 
@@ -32,7 +32,7 @@ export interface NsfwModel {
   size: number;
 }
 
-export const NSFW_MODELS: Record<string, NsfwModel> = {
+const NSFW_MODELS: Record<string, NsfwModel> = {
   'nsfw-mobilenet-v2': { name: 'nsfw-mobilenet-v2', nsfwjsName: 'MobileNetV2', size: 224 },
   'nsfw-inception-v3': { name: 'nsfw-inception-v3', nsfwjsName: 'InceptionV3', size: 299 },
 };
@@ -49,8 +49,8 @@ export function nsfwModel(name: string): NsfwModel {
   return model;
 }
 
-export const SKIMAGE_DATA = '/usr/lib/python3/dist-packages/skimage/data';
-export const WALLPAPERS = '/usr/share/wallpapers';
+const SKIMAGE_DATA = '/usr/lib/python3/dist-packages/skimage/data';
+const WALLPAPERS = '/usr/share/wallpapers';
 
 /** The folders used when none is given: those of the two that exist. */
 export function defaultFolders(): string[] {
@@ -107,15 +107,14 @@ export async function findPhotos(folders: readonly string[]): Promise<PhotoSet> 
   const skipped: PhotoSet['skipped'] = [];
   const seen = new Set<string>();
   for (const folder of folders) {
-    const files: string[] = [];
     // The CLI's own folder walk, narrowed to the formats both engines read.
-    files.push(...(await collectInputs([folder])).filter((f) => PHOTO_EXTENSIONS.has(path.extname(f).toLowerCase())));
+    const files = (await collectInputs([folder])).filter((f) => PHOTO_EXTENSIONS.has(path.extname(f).toLowerCase()));
     for (const file of files) {
       if (/^screenshot\./i.test(path.basename(file))) {
         skipped.push({ file, reason: 'preview' });
         continue;
       }
-      const bytes = new Uint8Array(await readFile(await realpath(file)));
+      const bytes = await readFile(file);
       const hash = createHash('sha1').update(bytes).digest('hex');
       if (seen.has(hash)) {
         skipped.push({ file, reason: 'duplicate' });
@@ -238,9 +237,7 @@ export async function nsfwjsScores(model: NsfwjsModel, image: RgbImage): Promise
   const input = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
   try {
     const predictions = await model.classify(input, NSFW_LABELS.length);
-    const scores = new Array<number>(NSFW_LABELS.length).fill(NaN);
-    for (const p of predictions) scores[NSFW_LABELS.indexOf(p.className as (typeof NSFW_LABELS)[number])] = p.probability;
-    return scores;
+    return inLabelOrder(predictions.map((p) => ({ label: p.className, score: p.probability })));
   } finally {
     input.dispose();
   }
@@ -264,8 +261,6 @@ export async function loadImgcls(model: NsfwModel, store?: string, options: Clas
   });
   return { classifier: await Classifier.load(dir, options), dir };
 }
-
-export { storeDir };
 
 /** imgcls's probabilities in NSFW_LABELS order, from encoded bytes. */
 export async function imgclsScores(classifier: Classifier, bytes: Uint8Array): Promise<number[]> {

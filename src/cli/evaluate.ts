@@ -8,10 +8,11 @@ import { defineCommand } from 'citty';
 import type { Classifier } from '../engine/classifier.ts';
 import { createError } from '../errors.ts';
 import { loadDataset, type Dataset, type LabelledImage, type Split } from '../train/dataset.ts';
-import { evaluateScores, type EvaluationMetrics, type Scored } from '../train/metrics.ts';
+import { evaluateScores, type Scored } from '../train/metrics.ts';
+import { metricsReport } from './format.ts';
+import { classifyFiles } from './inputs.ts';
 import type { CliIO, CommandData } from './io.ts';
 import { checkKnownFlags, loadClassifier, modelArgs, parsePositiveInt } from './options.ts';
-import { readInput } from './predict.ts';
 
 export const datasetArgs = {
   'image-column': { type: 'string', description: 'CSV: the column holding the image path or id', valueHint: 'name' },
@@ -59,39 +60,15 @@ async function score(classifier: Classifier, images: readonly LabelledImage[], l
   const chunk = 64;
   for (let i = 0; i < images.length; i += chunk) {
     const part = images.slice(i, i + chunk);
-    const read = await Promise.all(part.map((img) => readInput(img.path)));
-    const readable = part.filter((_, j) => read[j] instanceof Uint8Array);
-    const results = await classifier.classify(read.filter((r): r is Uint8Array => r instanceof Uint8Array), { topK: 5 });
-    part.forEach((img, j) => {
-      if (!(read[j] instanceof Uint8Array)) failed.push(`${img.path}: ${read[j]!.message}`);
-    });
+    const results = await classifyFiles(classifier, part.map((img) => img.path), { topK: 5 });
     results.forEach((r, j) => {
-      const img = readable[j]!;
+      const img = part[j]!;
       if (r.ok) scored.push({ truth: labelIndex.get(img.label)!, ranked: r.predictions.map((p) => p.index) });
       else failed.push(`${img.path}: ${r.error.code}: ${r.error.message}`);
     });
     if (progress) io.err(`evaluated ${Math.min(i + chunk, images.length)}/${images.length}`);
   }
   return { scored, failed };
-}
-
-const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
-
-export function metricsReport(m: EvaluationMetrics): string {
-  const width = Math.max(5, ...m.per_class.map((c) => c.label.length));
-  const lines = [
-    `images       ${m.images}`,
-    `accuracy     ${pct(m.accuracy)}`,
-    `top-5        ${pct(m.top5_accuracy)}`,
-    `macro F1     ${pct(m.macro.f1)}`,
-    '',
-    `${'class'.padEnd(width)}  precision  recall      F1  support`,
-    ...m.per_class.map((c) => `${c.label.padEnd(width)}  ${pct(c.precision).padStart(9)}  ${pct(c.recall).padStart(7)}  ${pct(c.f1).padStart(7)}  ${String(c.support).padStart(7)}`),
-    '',
-    'confusion (rows: true class, columns: predicted, in the order above)',
-    ...m.confusion.matrix.map((row, i) => `${m.confusion.labels[i]!.padEnd(width)}  ${row.map((v) => String(v).padStart(5)).join(' ')}`),
-  ];
-  return lines.join('\n');
 }
 
 export const evaluateCommand = defineCommand({

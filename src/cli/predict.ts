@@ -2,13 +2,12 @@
  * `imgcls predict`: classify images and folders. Each file gets its own
  * line; a file that fails gets an error line and the rest still run.
  */
-import { readFile } from 'node:fs/promises';
 import { defineCommand } from 'citty';
-import { Classifier, DEFAULT_MAX_BATCH, type ClassifyResult } from '../engine/classifier.ts';
+import { Classifier, type ClassifyResult } from '../engine/classifier.ts';
 import { DEFAULT_TOP_K } from '../engine/postprocess.ts';
-import { createError, type ImgclsError } from '../errors.ts';
+import { createError } from '../errors.ts';
 import { predictionTable } from './format.ts';
-import { collectInputs } from './inputs.ts';
+import { classifyFiles, collectInputs } from './inputs.ts';
 import type { CommandData } from './io.ts';
 import { checkKnownFlags, classifierOptions, modelArgs, modelDir, parseTopK } from './options.ts';
 
@@ -18,17 +17,6 @@ const args = {
   'top-k': { type: 'string', description: 'How many classes to show per image, or "all"', default: String(DEFAULT_TOP_K) },
   json: { type: 'boolean', description: 'Print one JSON object per image per line' },
 } as const;
-
-export async function readInput(file: string): Promise<Uint8Array | ImgclsError> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return createError('FILE_NOT_FOUND', `No such file: ${file}`);
-    if (code === 'EISDIR') return createError('FILE_UNREADABLE', `${file} is a directory`);
-    return createError('FILE_UNREADABLE', `Cannot read ${file}: ${(err as Error).message}`);
-  }
-}
 
 export const predictCommand = defineCommand({
   meta: { name: 'predict', description: 'Classify images with a model' },
@@ -56,17 +44,12 @@ export const predictCommand = defineCommand({
     };
     try {
       // Read and classify a batch at a time, so output streams and memory stays flat on big folders.
-      const chunk = options.maxBatch ?? DEFAULT_MAX_BATCH;
+      // classifierOptions always sets maxBatch (the --batch-size flag, else DEFAULT_MAX_BATCH).
+      const chunk = options.maxBatch!;
       for (let i = 0; i < files.length; i += chunk) {
         const names = files.slice(i, i + chunk);
-        const read = await Promise.all(names.map(readInput));
-        const readable = read.filter((r): r is Uint8Array => r instanceof Uint8Array);
-        const results = await classifier.classify(readable, { topK });
-        let next = 0;
-        names.forEach((file, j) => {
-          const r = read[j]!;
-          report(file, r instanceof Uint8Array ? results[next++]! : { ok: false, error: r });
-        });
+        const results = await classifyFiles(classifier, names, { topK });
+        names.forEach((file, j) => report(file, results[j]!));
       }
     } finally {
       await classifier.close();

@@ -102,16 +102,15 @@ export const serveCommand = defineCommand({
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      try {
-        const address = await app.listen({ host: config.host, port: config.port });
-        io.err(`imgcls: listening on ${address} (web page /, API docs /docs, metrics /metrics); loading ${refs.join(', ')}`);
-        await loadModels(registry, refs, wantedDefault, typeof a.store === 'string' ? a.store : undefined, options, io);
-        io.err(`imgcls: ready; serving ${registry.names.join(', ')} (default ${registry.defaultModel})`);
-      } catch (err) {
-        await app.close();
-        throw err;
-      }
+      const address = await app.listen({ host: config.host, port: config.port });
+      io.err(`imgcls: listening on ${address} (web page /, API docs /docs, metrics /metrics); loading ${refs.join(', ')}`);
+      await loadModels(registry, refs, wantedDefault, typeof a.store === 'string' ? a.store : undefined, options, io);
+      io.err(`imgcls: ready; serving ${registry.names.join(', ')} (default ${registry.defaultModel})`);
+      // Resolves when a signal (or anything else) closes the app; it never rejects.
       await closed;
+    } catch (err) {
+      await app.close();
+      throw err;
     } finally {
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);

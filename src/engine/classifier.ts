@@ -8,8 +8,8 @@ import type { Pixels, RgbImage } from '../image/pixels.ts';
 import { fitToInput, writeTensor } from '../image/preprocess.ts';
 import { readPackage } from '../model/package.ts';
 import { resolveSpec, type ResolvedSpec, type SpecOverrides } from '../model/resolve.ts';
-import type { GraphSignature } from '../model/spec.ts';
-import { activate, DEFAULT_TOP_K, postprocess, type Prediction, type TopK } from './postprocess.ts';
+import type { GraphSignature, TensorInfo } from '../model/spec.ts';
+import { DEFAULT_TOP_K, postprocess, scoreRows, type Prediction, type TopK } from './postprocess.ts';
 import { ModelSession, type SessionOptions } from './session.ts';
 
 export interface ClassifierOptions extends SessionOptions {
@@ -42,12 +42,17 @@ export type ClassifyResult =
 export const DEFAULT_MAX_BATCH = 8;
 
 export class Classifier {
+  /** The graph input that takes the image (resolveSpec checked it exists). */
+  readonly input: TensorInfo;
+
   private constructor(
     readonly spec: ResolvedSpec,
     readonly modelPath: string,
     private readonly session: ModelSession,
     private readonly options: ClassifierOptions,
-  ) {}
+  ) {
+    this.input = session.signature.inputs.find((i) => i.name === spec.inputName)!;
+  }
 
   /**
    * Load a model package directory, check it against its graph, and open it.
@@ -69,14 +74,15 @@ export class Classifier {
     return this.session.signature;
   }
 
+
+
   get device(): string {
     return this.session.device;
   }
 
   /** True when the graph takes a batch of any size; a fixed batch of 1 is fed one image at a time. */
   private get batchable(): boolean {
-    const input = this.signature.inputs.find((i) => i.name === this.spec.inputName);
-    return typeof input?.shape[0] !== 'number' || input.shape[0] !== 1;
+    return this.input.shape[0] !== 1;
   }
 
   /**
@@ -149,23 +155,17 @@ export class Classifier {
 
   /**
    * Run the model on a tensor the caller already preprocessed (the Open
-   * Inference Protocol's FP32 input), and return one row of scores per image
-   * after the package's activation, so they read like `classify`'s.
+   * Inference Protocol's FP32 input), and return one row of class-ordered
+   * scores per image after the package's activation, so they read like
+   * `classify`'s.
    * @throws ImgclsError INFERENCE_FAILED when the shape does not fit the graph, MODEL_MISMATCH when the output does not match the labels.
    */
-  async scoresForTensor(data: Float32Array, dims: readonly number[], options: Pick<ClassifyOptions, 'onBatch'> = {}): Promise<{ batch: number; scores: Float64Array[] }> {
+  async scoresForTensor(data: Float32Array, dims: readonly number[], options: Pick<ClassifyOptions, 'onBatch'> = {}): Promise<Float64Array[]> {
     const began = performance.now();
     const output = await this.session.run(this.spec.inputName, data, dims, this.spec.outputName);
     const batch = dims[0] ?? 1;
     options.onBatch?.(batch, performance.now() - began);
-    const all = postprocess(output.data, batch, this.spec.labels, 'none', 'all');
-    // postprocess ranks; the protocol wants rows in class order, so put each score back at its index.
-    const scores = all.map((ranked) => {
-      const row = new Float64Array(this.spec.labels.length);
-      for (const p of ranked) row[p.index] = p.score;
-      return activate(row, this.spec.activation);
-    });
-    return { batch, scores };
+    return scoreRows(output.data, batch, this.spec.labels, this.spec.activation);
   }
 
   async close(): Promise<void> {

@@ -39,18 +39,31 @@ export function topK(scores: ArrayLike<number>, labels: readonly string[], k: To
 }
 
 /**
- * Turn a batch of raw outputs into ranked predictions per image.
+ * One row of class-ordered scores per image, after the activation.
  * @throws ImgclsError MODEL_MISMATCH when the output does not hold one score per label per image.
  */
-export function postprocess(output: Float32Array, batch: number, labels: readonly string[], activation: Activation, k: TopK): Prediction[][] {
+export function scoreRows(output: Float32Array, batch: number, labels: readonly string[], activation: Activation): Float64Array[] {
   const perImage = output.length / batch;
   if (perImage !== labels.length) {
     throw createError('MODEL_MISMATCH', `The model returned ${perImage} scores per image but the package has ${labels.length} labels`);
   }
-  const results: Prediction[][] = [];
-  for (let b = 0; b < batch; b++) {
-    const row = activate(output.subarray(b * perImage, (b + 1) * perImage), activation);
-    results.push(topK(row, labels, k));
-  }
-  return results;
+  return Array.from({ length: batch }, (_, b) => activate(output.subarray(b * perImage, (b + 1) * perImage), activation));
+}
+
+/**
+ * Turn a batch of raw outputs into ranked predictions per image.
+ * @throws ImgclsError MODEL_MISMATCH when the output does not hold one score per label per image.
+ */
+export function postprocess(output: Float32Array, batch: number, labels: readonly string[], activation: Activation, k: TopK): Prediction[][] {
+  return scoreRows(output, batch, labels, activation).map((row) => topK(row, labels, k));
+}
+
+/** What a top-k value may be, for error messages. */
+export const TOP_K_RULE = 'a positive integer or "all"';
+
+/** `all` or a positive integer, from text; null when it is neither. Callers raise their own catalogued error. */
+export function parseTopKText(text: string): TopK | null {
+  const v = text.trim();
+  if (v === 'all') return 'all';
+  return /^\d+$/.test(v) && Number(v) >= 1 ? Number(v) : null;
 }

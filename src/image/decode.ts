@@ -4,7 +4,7 @@
  * spec, it also resizes and crops in the same libvips pipeline, so JPEG and
  * WebP are shrunk while loading instead of being decoded at full size.
  */
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { createError, isImgclsError } from '../errors.ts';
 import type { PreprocessSpec } from '../model/spec.ts';
 import { planGeometry } from './geometry.ts';
@@ -54,6 +54,39 @@ function decodeError(err: unknown): Error {
   return createError('CORRUPT_IMAGE', `The image data is corrupt or truncated: ${message.split('\n')[0]}`, err);
 }
 
+/** One sharp instance on an accepted image, with its oriented size. */
+interface Opened {
+  image: Sharp;
+  format: ImageFormat;
+  width: number;
+  height: number;
+}
+
+/**
+ * Check `input` from its header and open it for decoding: the one sharp
+ * instance every pipeline below chains onto.
+ * @throws ImgclsError EMPTY_IMAGE, UNSUPPORTED_MEDIA_TYPE, IMAGE_TOO_LARGE.
+ */
+async function openAccepted(input: Uint8Array, maxPixels: number): Promise<Opened> {
+  if (input.length === 0) throw createError('EMPTY_IMAGE', 'The image is empty (0 bytes)');
+  // Reading the header only is safe at any size; without the limit here we
+  // can say how large the image is in the error below (with it, metadata()
+  // itself fails). The check below replaces libvips' limit: both multiply the
+  // width and height of the same opened image (the first page only).
+  const image = sharp(input, { limitInputPixels: false, failOn: 'warning', autoOrient: true });
+  const meta = await image.metadata();
+  const format = formatOf(meta);
+  if (!format) {
+    throw createError('UNSUPPORTED_MEDIA_TYPE', `Image format "${meta.format}" is not accepted; accepted formats are ${accepted}`);
+  }
+  const width = meta.autoOrient?.width ?? meta.width;
+  const height = meta.autoOrient?.height ?? meta.height;
+  if (width * height > maxPixels) {
+    throw createError('IMAGE_TOO_LARGE', `The image is ${width}x${height} (${width * height} pixels); the limit is ${maxPixels} pixels`);
+  }
+  return { image, format, width, height };
+}
+
 /**
  * Decode `input` to RGB pixels.
  * @throws ImgclsError EMPTY_IMAGE for zero bytes, UNSUPPORTED_MEDIA_TYPE when
@@ -61,32 +94,16 @@ function decodeError(err: unknown): Error {
  * CORRUPT_IMAGE when decoding fails part-way.
  */
 export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}): Promise<DecodedImage> {
-  if (input.length === 0) throw createError('EMPTY_IMAGE', 'The image is empty (0 bytes)');
-  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   try {
-    const open = () => sharp(input, { limitInputPixels: maxPixels, failOn: 'warning', autoOrient: true });
-    // Reading the header only is safe at any size; without the limit here we
-    // can say how large the image is in the error below.
-    const meta = await sharp(input, { limitInputPixels: false }).metadata();
-    const format = formatOf(meta);
-    if (!format) {
-      throw createError('UNSUPPORTED_MEDIA_TYPE', `Image format "${meta.format}" is not accepted; accepted formats are ${accepted}`);
-    }
-    const width = meta.autoOrient?.width ?? meta.width;
-    const height = meta.autoOrient?.height ?? meta.height;
-    if (width * height > maxPixels) {
-      throw createError('IMAGE_TOO_LARGE', `The image is ${width}x${height} (${width * height} pixels); the limit is ${maxPixels} pixels`);
-    }
-    const source = { format, width, height };
-
-    let pipeline = open();
+    const { image, format, width, height } = await openAccepted(input, options.maxPixels ?? DEFAULT_MAX_PIXELS);
+    let pipeline = image;
+    const spec = options.spec;
+    const kernel = spec?.resize.mode === 'none' ? 'linear' : spec?.resize.kernel;
     // TF.js's align-corners resize is float and done by preprocess.ts alone: those images come back at full size, fitted: false.
-    const spec = options.spec?.resize.mode !== 'none' && options.spec?.resize.kernel === 'align-corners' ? undefined : options.spec;
-    const plan = spec ? planGeometry({ width, height }, spec) : null;
+    const fitted = spec !== undefined && kernel !== 'align-corners';
     let jsCrop: Rect | null = null;
-    if (plan && spec) {
-      const resize = spec.resize;
-      const kernel = resize.mode === 'none' || resize.kernel === 'align-corners' ? 'linear' : resize.kernel;
+    if (fitted) {
+      const plan = planGeometry({ width, height }, spec);
       if (plan.resized.width !== width || plan.resized.height !== height) {
         // libwebp's fast shrink-on-load moved pixels by up to 55 levels against
         // PIL on real photos (scripts/compare-torchvision.sh); without it WebP
@@ -110,9 +127,9 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
     if (info.channels !== 3) {
       throw createError('CORRUPT_IMAGE', `Decoding produced ${info.channels} channels; expected 3`);
     }
-    let image: RgbImage = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
-    if (jsCrop) image = cropRgb(image, jsCrop);
-    return { ...image, fitted: plan !== null, source };
+    let decoded: RgbImage = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+    if (jsCrop) decoded = cropRgb(decoded, jsCrop);
+    return { ...decoded, fitted, source: { format, width, height } };
   } catch (err) {
     throw decodeError(err);
   }
@@ -133,12 +150,8 @@ export interface Reencoded {
  * @throws ImgclsError as decodeImage does.
  */
 export async function reencodeImage(input: Uint8Array, options: { maxPixels?: number } = {}): Promise<Reencoded> {
-  if (input.length === 0) throw createError('EMPTY_IMAGE', 'The image is empty (0 bytes)');
   try {
-    const image = sharp(input, { limitInputPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS, failOn: 'warning', autoOrient: true });
-    const meta = await image.metadata();
-    const format = formatOf(meta);
-    if (!format) throw createError('UNSUPPORTED_MEDIA_TYPE', `Image format "${meta.format}" is not accepted; accepted formats are ${accepted}`);
+    const { image, format } = await openAccepted(input, options.maxPixels ?? DEFAULT_MAX_PIXELS);
     const extension = format === 'jpeg' ? 'jpg' : 'png';
     const encoded = extension === 'jpg' ? image.jpeg({ quality: 95 }) : image.png();
     const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
@@ -155,12 +168,10 @@ export async function reencodeImage(input: Uint8Array, options: { maxPixels?: nu
  * most `maxSide` (never enlarged).
  * @throws ImgclsError as decodeImage does.
  */
-export async function thumbnailJpeg(bytes: Uint8Array, maxSide: number): Promise<Uint8Array> {
-  if (bytes.length === 0) throw createError('EMPTY_IMAGE', 'The image is empty (0 bytes)');
+export async function thumbnailJpeg(bytes: Uint8Array, maxSide: number, options: { maxPixels?: number } = {}): Promise<Uint8Array> {
   try {
-    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-    if (!formatOf(meta)) throw createError('UNSUPPORTED_MEDIA_TYPE', `Image format "${meta.format}" is not accepted; accepted formats are ${accepted}`);
-    const data = await sharp(bytes, { limitInputPixels: DEFAULT_MAX_PIXELS, failOn: 'warning', autoOrient: true })
+    const { image } = await openAccepted(bytes, options.maxPixels ?? DEFAULT_MAX_PIXELS);
+    const data = await image
       .resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true })
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')

@@ -26,13 +26,3 @@ export interface Rect {
   width: number;
   height: number;
 }
-
-export function rgbImage(data: Uint8Array, width: number, height: number): RgbImage {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new RangeError(`Expected positive integer width and height but received ${width}x${height}`);
-  }
-  if (data.length !== width * height * 3) {
-    throw new RangeError(`Expected ${width * height * 3} bytes for a ${width}x${height} RGB image but received ${data.length}`);
-  }
-  return { data, width, height };
-}

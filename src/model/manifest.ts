@@ -18,7 +18,7 @@
  * }
  */
 import { FieldChecker } from './check.ts';
-import type { Activation, ModelSpec, PreprocessSpec, ResampleKernel } from './spec.ts';
+import { imagenetShortestEdge, type Activation, type ModelSpec, type PreprocessSpec, type ResampleKernel } from './spec.ts';
 
 export const MANIFEST_FILE = 'imgcls.json';
 
@@ -71,7 +71,7 @@ export function parseManifest(value: unknown, fallbackName: string): ParsedManif
         : {
             mode: 'shorter',
             // Default to the ImageNet ratio: 256 for a 224 crop.
-            shortestEdge: input.shortest_edge === undefined ? Math.floor(Math.min(width, height) / 0.875) : check.positiveInt('input.shortest_edge', input.shortest_edge),
+            shortestEdge: input.shortest_edge === undefined ? imagenetShortestEdge({ width, height }) : check.positiveInt('input.shortest_edge', input.shortest_edge),
             kernel,
           },
     crop: policy === 'stretch' ? null : { width, height },

@@ -5,7 +5,7 @@
  */
 import { createError } from '../errors.ts';
 import type { Activation, ChannelOrder, GraphSignature, Layout, ModelSpec, PreprocessSpec, ResampleKernel, Size, TensorInfo } from './spec.ts';
-import { outputSize } from './spec.ts';
+import { imagenetShortestEdge, outputSize } from './spec.ts';
 
 /** Settings a user can force from the command line, whatever the package says. */
 export interface SpecOverrides {
@@ -31,8 +31,6 @@ export interface ResolvedSpec extends ModelSpec {
   outputName: string;
 }
 
-const ratioEdge = (size: Size): number => Math.floor(Math.min(size.width, size.height) / 0.875);
-
 function overridePreprocess(pre: PreprocessSpec, o: SpecOverrides): PreprocessSpec {
   const size = o.size ?? outputSize(pre);
   const kernel = o.interpolation ?? (pre.resize.mode === 'none' ? 'linear' : pre.resize.kernel);
@@ -48,7 +46,7 @@ function overridePreprocess(pre: PreprocessSpec, o: SpecOverrides): PreprocessSp
       throw createError('INVALID_OPTION', 'Expected --resize or --size with --resize-mode shorter');
     }
     const keep = pre.resize.mode === 'shorter' && !o.size ? pre.resize.shortestEdge : undefined;
-    const edge = o.resize ?? keep ?? ratioEdge(size!);
+    const edge = o.resize ?? keep ?? imagenetShortestEdge(size!);
     resize = { mode, shortestEdge: edge, kernel };
     crop = size ?? null;
   } else {
@@ -95,7 +93,7 @@ function graphDefaults(spec: ModelSpec, input: TensorInfo): ModelSpec {
   const pre = { ...spec.preprocess, layout };
   if (h && w && pre.resize.mode === 'shorter') {
     const size = { width: w, height: h };
-    pre.resize = { ...pre.resize, shortestEdge: ratioEdge(size) };
+    pre.resize = { ...pre.resize, shortestEdge: imagenetShortestEdge(size) };
     pre.crop = size;
   }
   return { ...spec, preprocess: pre };

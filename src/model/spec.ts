@@ -75,6 +75,11 @@ export function imagenetPreprocess(): PreprocessSpec {
   };
 }
 
+/** The ImageNet ratio's resize for a crop of `size`: shorter side / 0.875, floored (256 for 224). */
+export function imagenetShortestEdge(size: Size): number {
+  return Math.floor(Math.min(size.width, size.height) / 0.875);
+}
+
 /** The spatial size the model input gets after resize and crop, if fixed by the spec. */
 export function outputSize(spec: PreprocessSpec): Size | null {
   if (spec.crop) return spec.crop;

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createError, type ImgclsError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import type { ServerConfig } from './config.ts';
-import { answerFor, statusOf } from './http-errors.ts';
+import { answerFor } from './http-errors.ts';
 import { ServerMetrics } from './metrics.ts';
 import type { ModelRegistry } from './registry.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -118,5 +118,5 @@ function sendError(url: string, reply: FastifyReply, err: ImgclsError): FastifyR
   const v2 = url === V2_PREFIX || url.startsWith(`${V2_PREFIX}/`);
   const body = v2 ? { error: `${err.code}: ${err.message}` } : { error: err.code, message: err.message };
   // A client that asked for text/plain or HTML still gets JSON for an error: it is what names the problem.
-  return reply.status(statusOf(err)).type('application/json; charset=utf-8').send(JSON.stringify(body));
+  return reply.status(err.status).type('application/json; charset=utf-8').send(JSON.stringify(body));
 }

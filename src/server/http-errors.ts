@@ -5,13 +5,14 @@
  * request id and answered with a generic 500 that leaks nothing.
  */
 import type { FastifyRequest } from 'fastify';
-import { ERROR_CODES, createError, isImgclsError, type ErrorCode, type ImgclsError } from '../errors.ts';
+import { createError, isImgclsError, type ErrorCode, type ImgclsError } from '../errors.ts';
+import { FIELD_RULES } from './schemas.ts';
 
 interface FrameworkError {
   code?: string;
   statusCode?: number;
   message?: string;
-  validation?: unknown;
+  validation?: readonly { instancePath?: string }[];
   validationContext?: string;
 }
 
@@ -37,8 +38,10 @@ const ACCEPTED_TYPES = 'multipart/form-data, image/*, application/octet-stream o
 
 function frameworkMessage(code: ErrorCode, err: FrameworkError, contentType: string | undefined): string {
   if (err.validation) {
-    // anyOf failures read badly ("must be >= 1, must be equal to one of the allowed values"); top_k is the one users meet.
-    if (/top_k/.test(err.message ?? '')) return 'top_k must be a positive integer or "all"';
+    // Ajv words a failed anyOf badly ("must be >= 1, must be equal to one of the allowed values"): fields with such schemas state their rule once.
+    const field = err.validation[0]?.instancePath?.split('/').pop();
+    const rule = field ? FIELD_RULES[field] : undefined;
+    if (rule) return `${field} must be ${rule}`;
     return `Invalid request: ${err.validationContext ?? 'request'}${err.message?.replace(/^(body|querystring|params|headers)/, '') ?? ''}`;
   }
   switch (err.code) {
@@ -57,7 +60,7 @@ function frameworkMessage(code: ErrorCode, err: FrameworkError, contentType: str
  * The catalogued error for `err`, or null when it is not one we expect
  * (a bug, to be logged and answered with 500).
  */
-export function catalogued(err: unknown, contentType?: string): ImgclsError | null {
+function catalogued(err: unknown, contentType?: string): ImgclsError | null {
   if (isImgclsError(err)) return err;
   const e = (err ?? {}) as FrameworkError;
   const code = (e.code && BY_CODE[e.code]) || (e.validation ? 'INVALID_REQUEST' : e.statusCode !== undefined ? BY_STATUS[e.statusCode] : undefined);
@@ -67,10 +70,6 @@ export function catalogued(err: unknown, contentType?: string): ImgclsError | nu
     return null;
   }
   return createError(code, frameworkMessage(code, e, contentType), err);
-}
-
-export function statusOf(err: ImgclsError): number {
-  return ERROR_CODES[err.code];
 }
 
 /**
@@ -84,6 +83,6 @@ export function answerFor(request: FastifyRequest, error: unknown): ImgclsError 
     request.log.error({ err: error }, 'unexpected error');
     return createError('INTERNAL_ERROR', `Internal error; the server log has the details under request id ${request.id}`);
   }
-  if (statusOf(err) >= 500) request.log.error({ err: error }, err.message);
+  if (err.status >= 500) request.log.error({ err: error }, err.message);
   return err;
 }

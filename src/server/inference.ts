@@ -1,14 +1,15 @@
 /**
  * Classification as the routes need it: one call per request, which counts
  * the images in the queue gauge, times the stages, records outcomes and
- * saves uploads when asked. Every route that takes encoded images
- * (/predict, the web page, the V2 BYTES input) goes through here.
+ * saves uploads when asked. Every route that runs a model (/predict, the web
+ * page, both V2 input forms) goes through here, so the metrics are kept in
+ * one place.
  */
+import type { FastifyBaseLogger } from 'fastify';
 import type { ClassifyResult } from '../engine/classifier.ts';
 import type { TopK } from '../engine/postprocess.ts';
 import type { ImgclsError } from '../errors.ts';
-import type { FastifyBaseLogger } from 'fastify';
-import type { ServerMetrics } from './metrics.ts';
+import type { ServerContext } from './app.ts';
 import type { ServedModel } from './registry.ts';
 import { saveUpload } from './uploads.ts';
 
@@ -26,60 +27,63 @@ export interface RequestResult {
   timing: Timing;
 }
 
-export interface InferenceContext {
-  metrics: ServerMetrics;
-  log: FastifyBaseLogger;
-  saveUploads: string | null;
-  maxPixels: number;
+const round = (ms: number): number => Math.round(ms * 100) / 100;
+const isBytes = (input: ImageInput): input is Uint8Array => input instanceof Uint8Array;
+
+/** Count `images` in the queue gauge while `work` runs. */
+async function queued<T>(ctx: ServerContext, model: ServedModel, images: number, work: () => Promise<T>): Promise<T> {
+  ctx.metrics.queued(model.name, images);
+  try {
+    return await work();
+  } finally {
+    ctx.metrics.queued(model.name, -images);
+  }
 }
 
-const round = (ms: number): number => Math.round(ms * 100) / 100;
-
-export async function classifyImages(ctx: InferenceContext, model: ServedModel, inputs: readonly ImageInput[], topK: TopK, route: string): Promise<RequestResult> {
+export async function classifyImages(ctx: ServerContext, log: FastifyBaseLogger, model: ServedModel, inputs: readonly ImageInput[], topK: TopK, route: string): Promise<RequestResult> {
+  const { metrics, config } = ctx;
   const started = performance.now();
-  const bytes: Uint8Array[] = [];
-  const at: number[] = [];
-  inputs.forEach((input, i) => {
-    if (input instanceof Uint8Array) {
-      bytes.push(input);
-      at.push(i);
-    }
-  });
-  ctx.metrics.queued(model.name, bytes.length);
-  let classified: ClassifyResult[];
-  try {
-    classified = await model.classifier.classify(bytes, { topK, onBatch: (size) => ctx.metrics.batch(model.name, size) });
-  } finally {
-    ctx.metrics.queued(model.name, -bytes.length);
-  }
-  const results: ClassifyResult[] = inputs.map((input) => (input instanceof Uint8Array ? undefined! : { ok: false, error: input }));
-  classified.forEach((r, j) => (results[at[j]!] = r));
+  const bytes = inputs.filter(isBytes);
+  const classified = await queued(ctx, model, bytes.length, () =>
+    model.classifier.classify(bytes, { topK, onBatch: (size) => metrics.batch(model.name, size) }),
+  );
+  let next = 0;
+  const results = inputs.map((input): ClassifyResult => (isBytes(input) ? classified[next++]! : { ok: false, error: input }));
 
-  const firstOk = classified.find((r) => r.ok);
-  const decodeMs = firstOk?.ok ? firstOk.timing.decodeMs : 0;
-  const inferMs = firstOk?.ok ? firstOk.timing.inferMs : 0;
+  const timed = classified.find((r) => r.ok)?.timing;
   const totalMs = performance.now() - started;
-  if (firstOk) {
-    ctx.metrics.stage(model.name, 'decode', decodeMs);
-    ctx.metrics.stage(model.name, 'inference', inferMs);
+  if (timed) {
+    metrics.stage(model.name, 'decode', timed.decodeMs);
+    metrics.stage(model.name, 'inference', timed.inferMs);
   }
-  ctx.metrics.stage(model.name, 'total', totalMs);
-  for (const r of results) ctx.metrics.image(model.name, r.ok ? 'ok' : r.error.code);
+  metrics.stage(model.name, 'total', totalMs);
+  for (const r of results) metrics.image(model.name, r.ok ? 'ok' : r.error.code);
 
-  if (ctx.saveUploads !== null) await saveAll(ctx, model, bytes, classified, route);
-  return { results, timing: { decode_ms: round(decodeMs), inference_ms: round(inferMs), total_ms: round(totalMs) } };
+  if (config.saveUploads !== null) await saveAll(ctx, log, model, bytes, classified, route);
+  return { results, timing: { decode_ms: round(timed?.decodeMs ?? 0), inference_ms: round(timed?.inferMs ?? 0), total_ms: round(totalMs) } };
+}
+
+/** Scores for a tensor the client preprocessed (the V2 FP32 input): one class-ordered row per image. */
+export async function scoreTensor(ctx: ServerContext, model: ServedModel, values: Float32Array, shape: readonly number[]): Promise<Float64Array[]> {
+  const { metrics } = ctx;
+  const started = performance.now();
+  const scores = await queued(ctx, model, shape[0] ?? 1, () =>
+    model.classifier.scoresForTensor(values, shape, { onBatch: (size) => metrics.batch(model.name, size) }),
+  );
+  metrics.stage(model.name, 'inference', performance.now() - started);
+  return scores;
 }
 
 /** A failed save is logged, not returned: the client's classification succeeded. */
-async function saveAll(ctx: InferenceContext, model: ServedModel, bytes: readonly Uint8Array[], results: readonly ClassifyResult[], route: string): Promise<void> {
-  const dir = ctx.saveUploads!;
+async function saveAll(ctx: ServerContext, log: FastifyBaseLogger, model: ServedModel, bytes: readonly Uint8Array[], results: readonly ClassifyResult[], route: string): Promise<void> {
+  const { saveUploads: dir, limits } = ctx.config;
   await Promise.all(
     results.map(async (r, i) => {
       if (!r.ok) return;
       try {
-        await saveUpload(dir, bytes[i]!, { model: model.name, predictions: r.predictions, route }, ctx.maxPixels);
+        await saveUpload(dir!, bytes[i]!, { model: model.name, predictions: r.predictions, route }, limits.maxPixels);
       } catch (err) {
-        ctx.log.warn({ err }, `could not save an upload under ${dir}`);
+        log.warn({ err }, `could not save an upload under ${dir}`);
       }
     }),
   );

@@ -38,18 +38,18 @@ export interface PageView {
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** Safe in element content and in quoted attribute values. */
-export function escapeHtml(value: unknown): string {
+function escapeHtml(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 }
 
 /** A score as the page shows it: one decimal, "<0.1%" rather than a misleading "0.0%". */
-export function formatPercent(score: number): string {
+function formatPercent(score: number): string {
   const pct = score * 100;
   if (pct > 0 && pct < 0.05) return '<0.1%';
   return `${pct.toFixed(1)}%`;
 }
 
-export function formatMs(ms: number): string {
+function formatMs(ms: number): string {
   return ms >= 100 ? `${Math.round(ms)} ms` : `${ms.toFixed(1)} ms`;
 }
 
@@ -67,8 +67,13 @@ function predictionsHtml(predictions: readonly Prediction[]): string {
   return `<ol class="preds">${rows.join('')}</ol>`;
 }
 
-export function errorHtml(error: PageError): string {
-  return `<p class="card-error"><span class="error-title">Could not classify this image.</span> <span class="error-message">${escapeHtml(error.message)}</span> <code class="error-code">${escapeHtml(error.code)}</code></p>`;
+/** The message and code of an error, as both the card and the page alert show them. */
+function errorDetail(error: PageError): string {
+  return `<span class="error-message">${escapeHtml(error.message)}</span> <code class="error-code">${escapeHtml(error.code)}</code>`;
+}
+
+function errorHtml(error: PageError): string {
+  return `<p class="card-error"><span class="error-title">Could not classify this image.</span> ${errorDetail(error)}</p>`;
 }
 
 function cardHtml(card: ResultCard): string {
@@ -84,7 +89,7 @@ function cardHtml(card: ResultCard): string {
 }
 
 function alertHtml(error: PageError): string {
-  return `<div class="alert" role="alert"><strong>Could not classify:</strong> <span class="error-message">${escapeHtml(error.message)}</span> <code class="error-code">${escapeHtml(error.code)}</code></div>`;
+  return `<div class="alert" role="alert"><strong>Could not classify:</strong> ${errorDetail(error)}</div>`;
 }
 
 function resultsHtml(results: NonNullable<PageView['results']>): string {

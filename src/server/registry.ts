@@ -64,10 +64,6 @@ export class ModelRegistry {
     return this.defaultName;
   }
 
-  get size(): number {
-    return this.models.size;
-  }
-
   /**
    * The named model, or the default when `name` is undefined.
    * @throws ImgclsError MODEL_NOT_FOUND naming the models that exist.

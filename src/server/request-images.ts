@@ -6,7 +6,8 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { createError, isImgclsError } from '../errors.ts';
-import type { ServerConfig } from './config.ts';
+import type { TopK } from '../engine/postprocess.ts';
+import type { Limits, ServerConfig } from './config.ts';
 import { fetchImage } from './fetch-url.ts';
 import type { ImageInput } from './inference.ts';
 
@@ -17,15 +18,17 @@ export interface ImageRequest {
   inputs: ImageInput[];
   /** Several images (or the `images` array): answer with `results`, not `predictions`. */
   batch: boolean;
-  /** Non-file fields (multipart) or scalar JSON members, such as `top_k`. */
+  /** Non-file multipart fields, such as `top_k` and the page's `model`. */
   fields: Map<string, string>;
+  /** A JSON body's `top_k`, already typed by the route schema. */
+  topK?: TopK;
 }
 
-export interface JsonImageBody {
+interface JsonImageBody {
   image?: string;
   images?: string[];
   url?: string;
-  top_k?: number | string;
+  top_k?: TopK;
 }
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
@@ -59,29 +62,34 @@ function attempt(f: () => Uint8Array): ImageInput {
   }
 }
 
+/**
+ * @throws ImgclsError TOO_MANY_IMAGES past the per-request limit.
+ */
+export function checkImageCount(count: number, limits: Limits): void {
+  if (count > limits.files) throw createError('TOO_MANY_IMAGES', `${count} images in one request; the limit is ${limits.files}`);
+}
+
 async function fromJson(body: JsonImageBody, config: ServerConfig): Promise<ImageRequest> {
   const fields = new Map<string, string>();
-  if (body.top_k !== undefined) fields.set('top_k', String(body.top_k));
+  const topK = body.top_k;
   const given = (['image', 'images', 'url'] as const).filter((k) => body[k] !== undefined);
   if (given.length !== 1) {
     throw createError('MISSING_IMAGE', given.length === 0
       ? 'The JSON body has no image; send {"image": "<base64 or data: URL>"}, {"images": [...]} or {"url": "https://..."}'
       : `The JSON body has ${given.join(' and ')}; send exactly one of image, images or url`);
   }
-  if (body.image !== undefined) return { inputs: [decodeBase64Image(body.image, 'image')], batch: false, fields };
+  if (body.image !== undefined) return { inputs: [decodeBase64Image(body.image, 'image')], batch: false, fields, topK };
   if (body.images !== undefined) {
     if (body.images.length === 0) throw createError('MISSING_IMAGE', '"images" is empty; send at least one image');
-    if (body.images.length > config.limits.files) {
-      throw createError('TOO_MANY_IMAGES', `${body.images.length} images in one request; the limit is ${config.limits.files}`);
-    }
-    return { inputs: body.images.map((b, i) => attempt(() => decodeBase64Image(b, `images[${i}]`))), batch: true, fields };
+    checkImageCount(body.images.length, config.limits);
+    return { inputs: body.images.map((b, i) => attempt(() => decodeBase64Image(b, `images[${i}]`))), batch: true, fields, topK };
   }
   if (!config.urlFetch.enabled) {
     throw createError('URL_FETCH_DISABLED', 'Fetching images by URL is turned off on this server (start it with --allow-url-fetch); send the image itself instead');
   }
   const { timeoutMs, maxRedirects, allow } = config.urlFetch;
   const bytes = await fetchImage(body.url!, { maxBytes: config.limits.fileBytes, timeoutMs, maxRedirects, allow });
-  return { inputs: [bytes], batch: false, fields };
+  return { inputs: [bytes], batch: false, fields, topK };
 }
 
 async function fromMultipart(request: FastifyRequest, config: ServerConfig): Promise<ImageRequest> {

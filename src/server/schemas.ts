@@ -4,7 +4,7 @@
  * them, so the docs cannot drift from the code. Defaults (top_k: 5) live here
  * once.
  */
-import { DEFAULT_TOP_K } from '../engine/postprocess.ts';
+import { DEFAULT_TOP_K, TOP_K_RULE } from '../engine/postprocess.ts';
 import { FILE_FIELDS } from './request-images.ts';
 
 export const errorSchema = {
@@ -18,12 +18,15 @@ export const errorSchema = {
   required: ['error', 'message'],
 } as const;
 
-export const topKSchema = {
+/** The rule of each field whose schema Ajv cannot word well (an anyOf), for validation errors. */
+export const FIELD_RULES: Readonly<Record<string, string>> = { top_k: TOP_K_RULE };
+
+const topKSchema = {
   description: 'How many classes to return, best first; "all" returns every class',
   anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', enum: ['all'] }],
 } as const;
 
-export const predictionSchema = {
+const predictionSchema = {
   type: 'object',
   properties: {
     label: { type: 'string' },
@@ -33,7 +36,7 @@ export const predictionSchema = {
   required: ['label', 'index', 'score'],
 } as const;
 
-export const timingSchema = {
+const timingSchema = {
   type: 'object',
   description: 'Milliseconds spent on this request. With several images, decode and inference are for the whole batch.',
   properties: {
@@ -43,10 +46,10 @@ export const timingSchema = {
   },
 } as const;
 
-export const predictionsSchema = { type: 'array', items: predictionSchema } as const;
+const predictionsSchema = { type: 'array', items: predictionSchema } as const;
 
 /** One image: predictions, or in a batch an error in its slot. */
-export const resultSchema = {
+const resultSchema = {
   type: 'object',
   properties: {
     predictions: predictionsSchema,

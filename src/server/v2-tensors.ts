@@ -22,7 +22,7 @@ export interface V2Output {
   data?: (number | string)[];
 }
 
-const bad = (message: string) => createError('INVALID_REQUEST', message);
+export const bad = (message: string) => createError('INVALID_REQUEST', message);
 
 /** Consumes the binary section of a request, input by input, in order. */
 export class BinaryReader {
@@ -39,7 +39,7 @@ export class BinaryReader {
   }
 }
 
-export function elementCount(shape: readonly number[]): number {
+function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 

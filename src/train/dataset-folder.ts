@@ -6,10 +6,11 @@ import { type Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createError } from '../errors.ts';
+import { compare, isImageName } from '../image/extensions.ts';
 import { probe } from './dataset-checks.ts';
 import { classPhrase, imageTypes, LIST_LIMIT, listSome, plural, relative, sentence } from './dataset-text.ts';
 import { SPLIT_NAMES, SPLIT_ORDER, type Collected, type Found, type Split } from './dataset-types.ts';
-import { compare, isImageName, mapLimit } from './dataset-util.ts';
+import { mapLimit } from './dataset-util.ts';
 
 /** Folder names that mark a split; the CSV value aliases (training, dev...) are not folder conventions. */
 const SPLIT_FOLDERS = new Set(['train', 'val', 'valid', 'validation', 'test']);

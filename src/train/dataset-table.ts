@@ -1,13 +1,13 @@
 /** The CSV/TSV source: a table with an image column, a label column and optionally a split column. */
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { IMAGE_EXTENSIONS } from '../cli/inputs.ts';
 import { createError } from '../errors.ts';
+import { IMAGE_EXTENSIONS, isImageName } from '../image/extensions.ts';
 import { parseDelimited, sniffDelimiter } from './csv.ts';
 import { probe } from './dataset-checks.ts';
 import { imageTypes, lineList, listSome, plural, relative, sentence } from './dataset-text.ts';
 import { SPLIT_NAMES, type Collected, type DatasetOptions, type Found, type Split } from './dataset-types.ts';
-import { isImageName, mapLimit } from './dataset-util.ts';
+import { mapLimit } from './dataset-util.ts';
 
 const DEFAULT_IMAGE_COLUMNS = ['image', 'path', 'file', 'filename', 'id'];
 const DEFAULT_LABEL_COLUMNS = ['label', 'class', 'category', 'articleType', 'masterCategory'];

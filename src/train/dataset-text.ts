@@ -1,6 +1,6 @@
 /** Wording helpers for the dataset reader's warnings and errors. */
 import path from 'node:path';
-import { IMAGE_EXTENSIONS } from '../cli/inputs.ts';
+import { IMAGE_EXTENSIONS } from '../image/extensions.ts';
 
 export const LIST_LIMIT = 20;
 

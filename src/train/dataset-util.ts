@@ -1,7 +1,4 @@
 /** Small utilities shared by the dataset reader's modules. */
-import path from 'node:path';
-import { IMAGE_EXTENSIONS } from '../cli/inputs.ts';
-
 /** Parallel file-system calls: enough to hide latency on 70,000 files without running out of descriptors. */
 const CONCURRENCY = 32;
 
@@ -17,12 +14,4 @@ export async function mapLimit<T, R>(items: readonly T[], fn: (item: T) => Promi
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
   return out;
-}
-
-export function isImageName(name: string): boolean {
-  return IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
-}
-
-export function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -12,7 +12,7 @@ import { DEFAULT_TOP_K } from '../../engine/postprocess.ts';
 import { createError } from '../../errors.ts';
 import { thumbnailJpeg } from '../../image/decode.ts';
 import type { ServerContext } from '../app.ts';
-import { answerFor, statusOf } from '../http-errors.ts';
+import { answerFor } from '../http-errors.ts';
 import { classifyImages } from '../inference.ts';
 import { renderPage, type PageView, type ResultCard } from '../page-html.ts';
 import { readImageRequest } from '../request-images.ts';
@@ -25,7 +25,7 @@ const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; s
 const THUMBNAIL_SIDE = 320;
 
 export const pageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
-  const { registry, config, metrics } = ctx;
+  const { registry, config } = ctx;
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('content-security-policy', CSP);
@@ -46,7 +46,7 @@ export const pageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
   // Errors before the handler runs (a body that is not multipart) still get the page, not JSON.
   app.setErrorHandler((error, request, reply) => {
     const err = answerFor(request, error);
-    return html(reply, statusOf(err), view({ error: err }));
+    return html(reply, err.status, view({ error: err }));
   });
 
   app.get('/', { schema: { hide: true } }, async (_request, reply) => html(reply, 200, view()));
@@ -63,24 +63,21 @@ export const pageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
       if (inputs.length === 0) throw createError('MISSING_IMAGE', 'No image was chosen; choose one or more image files, then press Classify');
       const served = registry.get(model || undefined);
       const topK = parseTopKField(topKField);
-      const out = await classifyImages(
-        { metrics, log: request.log, saveUploads: config.saveUploads, maxPixels: config.limits.maxPixels },
-        served, inputs, topK, '/',
-      );
+      const out = await classifyImages(ctx, request.log, served, inputs, topK, '/');
       const cards = await Promise.all(
         out.results.map(async (r, i): Promise<ResultCard> => {
           const title = inputs.length === 1 ? 'Your image' : `Image ${i + 1}`;
           if (!r.ok) return { title, thumbnail: null, error: { code: r.error.code, message: r.error.message } };
-          return { title, thumbnail: await thumbnail(inputs[i] as Uint8Array), predictions: r.predictions };
+          return { title, thumbnail: await thumbnail(inputs[i] as Uint8Array, config.limits.maxPixels), predictions: r.predictions };
         }),
       );
       // Every image failing is the request failing; otherwise the page shows each image's fate.
       const failed = out.results.find((r) => !r.ok);
-      const status = failed && out.results.every((r) => !r.ok) ? statusOf(failed.error) : 200;
+      const status = failed && out.results.every((r) => !r.ok) ? failed.error.status : 200;
       return html(reply, status, { ...page, results: { model: served.name, timing: out.timing, cards } });
     } catch (error) {
       const err = answerFor(request, error);
-      return html(reply, statusOf(err), { ...page, error: err });
+      return html(reply, err.status, { ...page, error: err });
     }
   });
 
@@ -92,9 +89,10 @@ export const pageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
   });
 };
 
-async function thumbnail(bytes: Uint8Array): Promise<string | null> {
+async function thumbnail(bytes: Uint8Array, maxPixels: number): Promise<string | null> {
   try {
-    return `data:image/jpeg;base64,${Buffer.from(await thumbnailJpeg(bytes, THUMBNAIL_SIDE)).toString('base64')}`;
+    const jpeg = await thumbnailJpeg(bytes, THUMBNAIL_SIDE, { maxPixels });
+    return `data:image/jpeg;base64,${Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength).toString('base64')}`;
   } catch {
     return null;
   }

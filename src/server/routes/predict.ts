@@ -6,7 +6,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { ClassifyResult } from '../../engine/classifier.ts';
-import type { TopK } from '../../engine/postprocess.ts';
+import { parseTopKText, TOP_K_RULE, type TopK } from '../../engine/postprocess.ts';
 import { createError } from '../../errors.ts';
 import type { ServerContext } from '../app.ts';
 import { classifyImages, type RequestResult } from '../inference.ts';
@@ -14,12 +14,11 @@ import { preferredType } from '../negotiate.ts';
 import { readImageRequest } from '../request-images.ts';
 import { jsonImageBodySchema, modelNameParams, predictQuerySchema, predictResponseSchema, uploadBodyDocs } from '../schemas.ts';
 
-/** `top_k` from a form field or JSON member; the query's is already checked by its schema. */
+/** `top_k` from a form field; the query's and JSON's are already checked by their schemas. */
 export function parseTopKField(value: string): TopK {
-  const v = value.trim();
-  if (v === 'all') return 'all';
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw createError('INVALID_REQUEST', `top_k must be a positive integer or "all"; got "${value.slice(0, 40)}"`);
-  return Number(v);
+  const topK = parseTopKText(value);
+  if (topK === null) throw createError('INVALID_REQUEST', `top_k must be ${TOP_K_RULE}; got "${value.slice(0, 40)}"`);
+  return topK;
 }
 
 function resultBody(r: ClassifyResult) {
@@ -38,7 +37,7 @@ function reply200(reply: FastifyReply, model: string, batch: boolean, out: Reque
 }
 
 export const predictRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
-  const { registry, config, metrics } = ctx;
+  const { registry, config } = ctx;
   const schema = {
     tags: ['predict'],
     querystring: predictQuerySchema,
@@ -55,8 +54,8 @@ export const predictRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx)
     const model = registry.get(request.params.name);
     const images = await readImageRequest(request, config);
     const field = images.fields.get('top_k');
-    const topK = field !== undefined ? parseTopKField(field) : request.query.top_k;
-    const out = await classifyImages({ metrics, log: request.log, saveUploads: config.saveUploads, maxPixels: config.limits.maxPixels }, model, images.inputs, topK, request.routeOptions.url ?? '/predict');
+    const topK = images.topK ?? (field !== undefined ? parseTopKField(field) : request.query.top_k);
+    const out = await classifyImages(ctx, request.log, model, images.inputs, topK, request.routeOptions.url ?? '/predict');
     if (!images.batch && !out.results[0]!.ok) throw out.results[0]!.error;
     return reply200(reply, model.name, images.batch, out, request);
   };

@@ -9,12 +9,14 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createError } from '../../errors.ts';
 import { VERSION } from '../../version.ts';
 import type { ServerContext } from '../app.ts';
-import { classifyImages } from '../inference.ts';
+import { topK } from '../../engine/postprocess.ts';
+import { classifyImages, scoreTensor } from '../inference.ts';
+import { checkImageCount } from '../request-images.ts';
 import type { ServedModel } from '../registry.ts';
-import { BinaryReader, encodeResponse, readBytes, readFp32, type V2Output, type V2Tensor } from '../v2-tensors.ts';
+import { bad, BinaryReader, encodeResponse, readBytes, readFp32, type V2Output, type V2Tensor } from '../v2-tensors.ts';
 
 /** The extensions this server implements, as `GET /v2` reports them. */
-export const V2_EXTENSIONS = ['binary_tensor_data', 'classification'] as const;
+const V2_EXTENSIONS = ['binary_tensor_data', 'classification'] as const;
 
 const BINARY = Symbol('binary');
 const HEADER_LENGTH = 'inference-header-content-length';
@@ -26,8 +28,6 @@ interface InferRequest {
   outputs?: { name: string; parameters?: Record<string, unknown> }[];
   [BINARY]?: Uint8Array;
 }
-
-const bad = (message: string) => createError('INVALID_REQUEST', message);
 
 const tensorSchema = {
   type: 'object',
@@ -102,14 +102,13 @@ const modelParams = {
 const dims = (shape: readonly (number | string)[]): number[] => shape.map((d) => (typeof d === 'number' ? d : -1));
 
 function metadata(model: ServedModel) {
-  const { spec, signature } = model.classifier;
-  const input = signature.inputs.find((i) => i.name === spec.inputName);
+  const { spec, input } = model.classifier;
   return {
     name: model.name,
     versions: ['1'],
     platform: 'onnxruntime_onnx',
     inputs: [
-      { name: spec.inputName, datatype: 'FP32', shape: dims(input?.shape ?? []) },
+      { name: spec.inputName, datatype: 'FP32', shape: dims(input.shape) },
       { name: 'image', datatype: 'BYTES', shape: [-1] },
     ],
     outputs: [{ name: spec.outputName, datatype: 'FP32', shape: [-1, spec.labels.length] }],
@@ -122,8 +121,7 @@ function checkVersion(version: string | undefined): void {
 
 /** Check a FP32 tensor's shape against the graph input before onnxruntime sees it (its error would be a 500). */
 function checkShape(model: ServedModel, t: V2Tensor): void {
-  const { spec, signature } = model.classifier;
-  const expected = signature.inputs.find((i) => i.name === spec.inputName)?.shape ?? [];
+  const expected = model.classifier.input.shape;
   const fits = t.shape.length === expected.length && expected.every((d, i) => typeof d !== 'number' || d === t.shape[i]);
   if (!fits || t.shape[0] === 0) throw bad(`Input "${t.name}" has shape [${t.shape}]; model "${model.name}" takes FP32 [${dims(expected)}] (-1 is any size)`);
 }
@@ -132,22 +130,12 @@ function checkShape(model: ServedModel, t: V2Tensor): void {
 async function scores(ctx: ServerContext, model: ServedModel, t: V2Tensor, binary: BinaryReader, request: FastifyRequest): Promise<Float64Array[]> {
   if (t.datatype === 'FP32') {
     checkShape(model, t);
-    const values = readFp32(t, binary);
-    ctx.metrics.queued(model.name, t.shape[0]!);
-    const began = performance.now();
-    try {
-      const out = await model.classifier.scoresForTensor(values, t.shape, { onBatch: (size) => ctx.metrics.batch(model.name, size) });
-      ctx.metrics.stage(model.name, 'inference', performance.now() - began);
-      return out.scores;
-    } finally {
-      ctx.metrics.queued(model.name, -t.shape[0]!);
-    }
+    return scoreTensor(ctx, model, readFp32(t, binary), t.shape);
   }
   const images = readBytes(t, binary);
   if (images.length === 0) throw bad(`Input "${t.name}" holds no images`);
-  if (images.length > ctx.config.limits.files) throw createError('TOO_MANY_IMAGES', `${images.length} images in one request; the limit is ${ctx.config.limits.files}`);
-  const { config, metrics } = ctx;
-  const out = await classifyImages({ metrics, log: request.log, saveUploads: config.saveUploads, maxPixels: config.limits.maxPixels }, model, images, 'all', '/v2/models/:model/infer');
+  checkImageCount(images.length, ctx.config.limits);
+  const out = await classifyImages(ctx, request.log, model, images, 'all', '/v2/models/:model/infer');
   return out.results.map((r, i) => {
     // A tensor has no holes: one bad image fails the request, naming which.
     if (!r.ok) throw createError(r.error.code, `Input "${t.name}" element ${i}: ${r.error.message}`);
@@ -167,12 +155,7 @@ function outputsFor(model: ServedModel, body: InferRequest, rows: Float64Array[]
       return { name: o.name, datatype: 'FP32', shape: [rows.length, spec.labels.length], data: rows.flatMap((r) => Array.from(r, Math.fround)) };
     }
     const n = Math.min(Number(k), spec.labels.length);
-    const data = rows.flatMap((row) =>
-      Array.from(row.keys())
-        .sort((a, b) => row[b]! - row[a]! || a - b)
-        .slice(0, n)
-        .map((i) => `${Math.fround(row[i]!)}:${i}:${spec.labels[i]}`),
-    );
+    const data = rows.flatMap((row) => topK(row, spec.labels, n).map((p) => `${Math.fround(p.score)}:${p.index}:${p.label}`));
     return { name: o.name, datatype: 'BYTES', shape: [rows.length, n], data };
   });
 }
