@@ -6,14 +6,15 @@ import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { defineCommand } from 'citty';
 import { createError } from '../errors.ts';
-import { convertKeras } from '../keras/convert.ts';
+import { emitKeras } from '../keras/convert.ts';
 import { CROP_SIGNED, NSFWJS_PREPROCESS, parsePooling, STRETCH_UNIT, writeKerasPackage, type FeatureVariant, type KerasPreprocess } from '../keras/package.ts';
-import { loadModelJson, loadNsfwBundle, type LoadedKerasModel } from '../keras/source.ts';
+import { loadModelJson, loadNsfwBundle, type LoadedKerasModel, type NsfwBundle } from '../keras/source.ts';
+import type { KerasShape } from '../keras/topology.ts';
 import { parseLabelsFile } from '../model/labels.ts';
 import { INTERPOLATION_NAMES } from '../model/manifest.ts';
 import { NSFW_LABELS, nsfwSource } from '../store/builtin.ts';
 import type { CommandData } from './io.ts';
-import { checkKnownFlags, parseChoice, parseNumber, parseTriple } from './options.ts';
+import { checkKnownFlags, INTERPOLATION_HELP, parseChoice, parseNumber, parseTriple } from './options.ts';
 
 const args = {
   source: { type: 'positional', description: 'path/to/model.json (or its directory), nsfw:mobilenet_v2 or nsfw:inception_v3', required: true },
@@ -21,7 +22,7 @@ const args = {
   name: { type: 'string', description: 'Model name in the manifest (default: the output directory name)' },
   labels: { type: 'string', description: 'Labels: a file (labels.txt, index_to_name.json) or a comma-separated list', valueHint: 'file|a,b,c' },
   'resize-mode': { type: 'string', description: 'How images reach the input size: stretch (nsfwjs, Keras) or shorter (resize, then centre crop)' },
-  interpolation: { type: 'string', description: 'nearest, bilinear, bicubic, lanczos or bilinear-align-corners (TF.js resizeBilinear, as nsfwjs)' },
+  interpolation: { type: 'string', description: INTERPOLATION_HELP },
   scale: { type: 'string', description: 'Multiply pixel values (0-255) by this first (default 1/255)', valueHint: 'x' },
   mean: { type: 'string', description: 'Per-channel mean to subtract after scaling, R,G,B', valueHint: 'r,g,b' },
   std: { type: 'string', description: 'Per-channel std to divide by, R,G,B', valueHint: 'r,g,b' },
@@ -31,8 +32,10 @@ const args = {
   'list-layers': { type: 'boolean', description: 'Print the layers with their output shapes, and stop' },
 } as const;
 
-async function loadSource(source: string): Promise<LoadedKerasModel> {
-  const bundle = nsfwSource(source);
+/** `[1, 224, 224, 3]`, with `?` for an unknown size. */
+const formatShape = (shape: KerasShape) => `[${shape.map((d) => d ?? '?').join(', ')}]`;
+
+async function loadSource(source: string, bundle: NsfwBundle | null): Promise<LoadedKerasModel> {
   if (bundle) return loadNsfwBundle(bundle);
   if (source.startsWith('nsfw:')) throw createError('INVALID_OPTION', `Unknown nsfwjs model ${source}; expected nsfw:mobilenet_v2 or nsfw:inception_v3`);
   return loadModelJson(source);
@@ -58,17 +61,19 @@ export const convertCommand = defineCommand({
     const { io } = data as CommandData;
     checkKnownFlags(rawArgs, args);
     const pooling = parsePooling(a.pool ?? 'avg');
-    const loaded = await loadSource(a.source);
+    const bundle = nsfwSource(a.source);
+    const loaded = await loadSource(a.source, bundle);
 
     if (a['list-layers']) {
-      const { layers, input } = convertKeras(loaded.model);
-      io.out(`input  [${input.shape.map((d) => d ?? '?').join(', ')}]`);
-      for (const l of layers) io.out(`${l.name}  ${l.className}  [${l.shape.map((d) => d ?? '?').join(', ')}]`);
+      // Only the layers and their shapes: no graph to finish or encode.
+      const { layers, input } = emitKeras(loaded.model);
+      io.out(`input  ${formatShape(input.shape)}`);
+      for (const l of layers) io.out(`${l.name}  ${l.className}  ${formatShape(l.shape)}`);
       return;
     }
     if (!a.out) throw createError('INVALID_OPTION', 'Expected --out <dir>: where to write the model package');
 
-    const nsfw = nsfwSource(a.source) !== null;
+    const nsfw = bundle !== null;
     const tm = loaded.metadata.teachableMachine;
     let labels: readonly string[];
     if (a.labels) labels = await readLabels(a.labels);
@@ -93,8 +98,7 @@ export const convertCommand = defineCommand({
       features,
       metadata: nsfw ? { license: 'MIT (nsfwjs, Infinite Red)' } : {},
     });
-    const shape = (s: readonly (number | null)[]) => `[${s.map((d) => d ?? '?').join(', ')}]`;
-    io.out(`Wrote ${out}/model.onnx (${converted.layers.length} layers, input ${shape(converted.input.shape)}, output ${shape(converted.output.shape)}) and imgcls.json (${labels.length} labels)`);
+    io.out(`Wrote ${out}/model.onnx (${converted.layers.length} layers, input ${formatShape(converted.input.shape)}, output ${formatShape(converted.output.shape)}) and imgcls.json (${labels.length} labels)`);
     const explicit = a['resize-mode'] || a.scale || a.mean || a.std;
     if (!nsfw && !tm && !explicit) {
       io.err('note: the model says nothing about its preprocessing; imgcls.json says stretch to the input size and scale 1/255 (convert again with --resize-mode, --scale, --mean and --std to match its training)');

@@ -3,7 +3,7 @@ import { defineCommand } from 'citty';
 import { ensureBuiltin, listModels, storeDir } from '../store/store.ts';
 import { BUILTIN_MODELS, DEFAULT_MODEL } from '../store/builtin.ts';
 import type { CommandData } from './io.ts';
-import { checkKnownFlags } from './options.ts';
+import { checkKnownFlags, storeOptions } from './options.ts';
 
 const args = {
   store: { type: 'string', description: 'Model store directory (default: $IMGCLS_HOME, else ~/.cache/imgcls)', valueHint: 'dir' },
@@ -17,7 +17,7 @@ export const modelsCommand = defineCommand({
   async run({ args: a, rawArgs, data }) {
     const { io } = data as CommandData;
     checkKnownFlags(rawArgs, args);
-    const options = { store: a.store, onProgress: (m: string) => io.err(m) };
+    const options = storeOptions(a.store, io);
     if (a.prepare) for (const name of Object.keys(BUILTIN_MODELS)) await ensureBuiltin(name, options);
     const models = await listModels(options);
     if (a.json) {

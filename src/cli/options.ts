@@ -5,13 +5,13 @@
 import type { ArgsDef } from 'citty';
 import { createError } from '../errors.ts';
 import { Classifier, DEFAULT_MAX_BATCH, type ClassifierOptions, type Resampler } from '../engine/classifier.ts';
-import { DEFAULT_TOP_K, type TopK } from '../engine/postprocess.ts';
+import { DEFAULT_TOP_K, parseTopKText, type TopK } from '../engine/postprocess.ts';
 import type { Device, GraphOptimization } from '../engine/session.ts';
-import { INTERPOLATIONS } from '../model/manifest.ts';
+import { INTERPOLATION_NAMES, INTERPOLATIONS, type InterpolationName } from '../model/manifest.ts';
 import type { SpecOverrides } from '../model/resolve.ts';
 import type { Size } from '../model/spec.ts';
 import { DEFAULT_MODEL } from '../store/builtin.ts';
-import { resolveModel } from '../store/store.ts';
+import { resolveModel, type StoreOptions } from '../store/store.ts';
 import type { CliIO } from './io.ts';
 
 const invalid = (flag: string, expected: string, value: unknown): never => {
@@ -31,8 +31,7 @@ export function parseNumber(flag: string, value: string, positive = false): numb
 
 export function parseTopK(value: string | undefined): TopK {
   if (value === undefined) return DEFAULT_TOP_K;
-  if (value === 'all') return 'all';
-  return parsePositiveInt('top-k', value);
+  return parseTopKText(value) ?? invalid('top-k', 'a positive integer', value);
 }
 
 /** `224` or `224x160` (width x height). */
@@ -56,6 +55,14 @@ export function parseChoice<T extends string>(flag: string, value: string, choic
   return value as T;
 }
 
+const INTERPOLATION_NOTES: Partial<Record<InterpolationName, string>> = { 'bilinear-align-corners': 'TF.js resizeBilinear, as nsfwjs' };
+
+/** Help for an `--interpolation` flag: every name, with a note where one helps. */
+export const INTERPOLATION_HELP = (() => {
+  const names = INTERPOLATION_NAMES.map((n) => (INTERPOLATION_NOTES[n] ? `${n} (${INTERPOLATION_NOTES[n]})` : n));
+  return `${names.slice(0, -1).join(', ')} or ${names.at(-1)!}`;
+})();
+
 /** Flags shared by every command that loads a model. */
 export const modelArgs = {
   model: { type: 'string', description: `Model: a built-in (${DEFAULT_MODEL} is the default), a name in the store, or a package directory`, valueHint: 'name|dir' },
@@ -68,7 +75,7 @@ export const modelArgs = {
   size: { type: 'string', description: 'Override: model input size, e.g. 224 or 224x160', valueHint: 'WxH' },
   resize: { type: 'string', description: 'Override: resize the shorter side to this, then centre crop', valueHint: 'n' },
   'resize-mode': { type: 'string', description: 'Override: shorter (then crop), stretch or none' },
-  interpolation: { type: 'string', description: 'Override: nearest, bilinear, bicubic, lanczos or bilinear-align-corners (TF.js resizeBilinear, as nsfwjs)' },
+  interpolation: { type: 'string', description: `Override: ${INTERPOLATION_HELP}` },
   scale: { type: 'string', description: 'Override: multiply pixel values (0-255) by this first', valueHint: 'x' },
   mean: { type: 'string', description: 'Override: per-channel mean, R,G,B', valueHint: 'r,g,b' },
   std: { type: 'string', description: 'Override: per-channel std, R,G,B', valueHint: 'r,g,b' },
@@ -91,7 +98,7 @@ export function classifierOptions(args: ModelArgValues, onWarning: (m: string) =
   if (v('size') !== undefined) o.size = parseSize('size', v('size')!);
   if (v('resize') !== undefined) o.resize = parsePositiveInt('resize', v('resize')!);
   if (v('resize-mode') !== undefined) o.resizeMode = parseChoice('resize-mode', v('resize-mode')!, ['shorter', 'stretch', 'none'] as const);
-  if (v('interpolation') !== undefined) o.interpolation = INTERPOLATIONS[parseChoice('interpolation', v('interpolation')!, Object.keys(INTERPOLATIONS))];
+  if (v('interpolation') !== undefined) o.interpolation = INTERPOLATIONS[parseChoice('interpolation', v('interpolation')!, INTERPOLATION_NAMES)];
   if (v('scale') !== undefined) o.scale = parseNumber('scale', v('scale')!, true);
   if (v('mean') !== undefined) o.mean = parseTriple('mean', v('mean')!, false);
   if (v('std') !== undefined) o.std = parseTriple('std', v('std')!, true);
@@ -133,9 +140,14 @@ export function checkKnownFlags(rawArgs: readonly string[], defs: ArgsDef): void
   }
 }
 
+/** The model store `--store` names, telling stderr when a slow step (a conversion) starts. */
+export function storeOptions(store: string | undefined, io: CliIO): StoreOptions {
+  return { store, onProgress: (m) => io.err(m) };
+}
+
 /** Where `--model` points: a built-in (converted into the store on first use), a stored name or a directory. */
 export async function modelDir(args: { model?: string; store?: string }, io: CliIO): Promise<string> {
-  return resolveModel(args.model, { store: args.store, onProgress: (m) => io.err(m) });
+  return resolveModel(args.model, storeOptions(args.store, io));
 }
 
 /** Resolve `--model` and load it with the model flags. */

@@ -14,7 +14,7 @@ import { ModelRegistry, modelName } from '../server/registry.ts';
 import { DEFAULT_MODEL } from '../store/builtin.ts';
 import { resolveModel } from '../store/store.ts';
 import type { CliIO, CommandData } from './io.ts';
-import { checkKnownFlags, classifierOptions, modelArgs, parseBytes, parseChoice, parsePositiveInt, repeatedFlag } from './options.ts';
+import { checkKnownFlags, classifierOptions, storeOptions, modelArgs, parseBytes, parseChoice, parsePositiveInt, repeatedFlag } from './options.ts';
 
 const MiB = 1024 * 1024;
 
@@ -68,7 +68,7 @@ function splitRef(ref: string): { name?: string; ref: string } {
 async function loadModels(registry: ModelRegistry, refs: readonly string[], wantedDefault: string | undefined, store: string | undefined, options: ClassifierOptions, io: CliIO): Promise<void> {
   for (const given of refs) {
     const { name: explicit, ref } = splitRef(given);
-    const dir = await resolveModel(ref, { store, onProgress: (m) => io.err(m) });
+    const dir = await resolveModel(ref, storeOptions(store, io));
     const classifier = await Classifier.load(dir, options);
     const name = explicit ?? modelName(ref, dir);
     registry.add({ name, dir, classifier }, { default: name === wantedDefault });

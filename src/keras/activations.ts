@@ -4,6 +4,7 @@
  * the topology says Keras 3; gelu is the exact erf form).
  * Names are matched in Keras's snake_case and TF.js's camelCase alike.
  */
+import { int } from '../onnx/model.ts';
 import type { EmitContext, KTensor } from './context.ts';
 import { physicalAxis } from './context.ts';
 
@@ -14,16 +15,14 @@ const unary =
   (ctx, x) =>
     ctx.op(opType, [x.name]);
 
-const scalar = (ctx: EmitContext, label: string, v: number) => ctx.f32(label, [], [v]);
-
 const ACTIVATIONS: Record<string, Emit> = {
   linear: (_ctx, x) => x.name,
   relu: unary('Relu'),
-  relu6: (ctx, x) => ctx.op('Clip', [x.name, scalar(ctx, 'zero', 0), scalar(ctx, 'six', 6)]),
+  relu6: (ctx, x) => ctx.op('Clip', [x.name, ctx.scalar('zero', 0), ctx.scalar('six', 6)]),
   sigmoid: unary('Sigmoid'),
   tanh: unary('Tanh'),
-  softmax: (ctx, x) => ctx.op('Softmax', [x.name], { axis: { kind: 'int', value: physicalAxis(-1, x.shape.length) } }),
-  logsoftmax: (ctx, x) => ctx.op('LogSoftmax', [x.name], { axis: { kind: 'int', value: physicalAxis(-1, x.shape.length) } }),
+  softmax: (ctx, x) => ctx.op('Softmax', [x.name], { axis: int(physicalAxis(-1, x.shape.length)) }),
+  logsoftmax: (ctx, x) => ctx.op('LogSoftmax', [x.name], { axis: int(physicalAxis(-1, x.shape.length)) }),
   swish: (ctx, x) => ctx.op('Mul', [x.name, ctx.op('Sigmoid', [x.name])]),
   // Keras 2 and TF.js: clip(0.2x + 0.5); Keras 3: relu6(x + 3) / 6.
   hardsigmoid: (ctx, x) => ctx.op('HardSigmoid', [x.name], { alpha: ctx.kerasMajor >= 3 ? 1 / 6 : 0.2, beta: 0.5 }),
@@ -35,8 +34,8 @@ const ACTIVATIONS: Record<string, Emit> = {
   mish: (ctx, x) => ctx.op('Mul', [x.name, ctx.op('Tanh', [ctx.op('Softplus', [x.name])])]),
   gelu: (ctx, x) => {
     // x * 0.5 * (1 + erf(x / sqrt 2))
-    const erf = ctx.op('Erf', [ctx.op('Div', [x.name, scalar(ctx, 'sqrt2', Math.SQRT2)])]);
-    const cdf = ctx.op('Mul', [ctx.op('Add', [erf, scalar(ctx, 'one', 1)]), scalar(ctx, 'half', 0.5)]);
+    const erf = ctx.op('Erf', [ctx.op('Div', [x.name, ctx.scalar('sqrt2', Math.SQRT2)])]);
+    const cdf = ctx.op('Mul', [ctx.op('Add', [erf, ctx.scalar('one', 1)]), ctx.scalar('half', 0.5)]);
     return ctx.op('Mul', [x.name, cdf]);
   },
 };
@@ -44,7 +43,7 @@ ACTIVATIONS.silu = ACTIVATIONS.swish!;
 
 const normalise = (name: string) => name.toLowerCase().replace(/_/g, '');
 
-export const ACTIVATION_NAMES = Object.keys(ACTIVATIONS);
+const ACTIVATION_NAMES = Object.keys(ACTIVATIONS);
 
 /** Apply a named activation; an unknown name fails with the layer named. */
 export function activate(ctx: EmitContext, x: KTensor, name: unknown): KTensor {

@@ -9,7 +9,7 @@
  * or transpose explicitly; everything else is layout-blind.
  */
 import { createError } from '../errors.ts';
-import { floatTensor, GraphBuilder, int64Tensor, type NodeData } from '../onnx/model.ts';
+import { floatTensor, GraphBuilder, int64Tensor, ints, type NodeData } from '../onnx/model.ts';
 import type { KerasShape, LayerCall } from './topology.ts';
 import type { Weight } from './weights.ts';
 
@@ -23,10 +23,16 @@ export interface KTensor {
 export const NHWC_TO_NCHW = [0, 3, 1, 2] as const;
 export const NCHW_TO_NHWC = [0, 2, 3, 1] as const;
 
-/** Keras axis (negative allowed) → axis in the ONNX tensor. */
-export function physicalAxis(axis: number, rank: number): number {
+/** Keras axis (negative allowed) → the same axis counted from 0, in Keras's NHWC terms. */
+export function kerasAxis(axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank) throw createError('MODEL_INVALID', `axis ${axis} is out of range for a rank-${rank} tensor`);
+  return a;
+}
+
+/** Keras axis (negative allowed) → axis in the ONNX tensor. */
+export function physicalAxis(axis: number, rank: number): number {
+  const a = kerasAxis(axis, rank);
   return rank === 4 ? [0, 2, 3, 1][a]! : a;
 }
 
@@ -68,6 +74,17 @@ export class EmitContext {
     readonly kerasMajor = 2,
   ) {}
 
+  /**
+   * A context that goes on from this one's state (layer, name counter) into
+   * `g`, typically `this.g.copy()`: several graphs built on one emission.
+   */
+  fork(g: GraphBuilder): EmitContext {
+    const c = new EmitContext(g, this.weights, this.kerasMajor);
+    c.counter = this.counter;
+    c.layer = this.layer;
+    return c;
+  }
+
   private unique(label: string): string {
     return `${this.layer.name}/${label}_${this.counter++}`;
   }
@@ -88,6 +105,11 @@ export class EmitContext {
 
   f32(label: string, dims: readonly number[], values: ArrayLike<number>): string {
     return this.g.constant(floatTensor(this.unique(label), dims, values));
+  }
+
+  /** A float32 scalar. */
+  scalar(label: string, value: number): string {
+    return this.f32(label, [], [value]);
   }
 
   i64(label: string, values: readonly number[]): string {
@@ -116,8 +138,23 @@ export class EmitContext {
 }
 
 export const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-export const isString = (v: unknown): v is string => typeof v === 'string';
 export const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
+
+/** An image tensor in Keras's NHWC element order (others are already in it). */
+export function toKerasOrder(ctx: EmitContext, x: KTensor): string {
+  return x.shape.length === 4 ? ctx.op('Transpose', [x.name], { perm: ints(NCHW_TO_NHWC) }) : x.name;
+}
+
+/** Back from Keras order to the graph's layout. */
+export function fromKerasOrder(ctx: EmitContext, name: string, shape: KerasShape): KTensor {
+  return { name: shape.length === 4 ? ctx.op('Transpose', [name], { perm: ints(NHWC_TO_NCHW) }) : name, shape };
+}
+
+/** The layer's bias of `units` values as a graph constant, or undefined when its config says use_bias: false. */
+export function bias(ctx: EmitContext, units: number): string | undefined {
+  const useBias = ctx.config('use_bias', isBoolean, 'true or false', true);
+  return useBias ? ctx.f32('bias', [units], ctx.weight('bias', [units]).values) : undefined;
+}
 
 /** An int or a pair (Keras accepts both for sizes, strides and dilations). */
 export function pairOf(v: unknown): [number, number] | null {

@@ -8,7 +8,7 @@
  */
 import { createError } from '../errors.ts';
 import { encodeModel, GraphBuilder, int, ints } from '../onnx/model.ts';
-import { EmitContext, NCHW_TO_NHWC, NHWC_TO_NCHW, WeightTable, type KTensor } from './context.ts';
+import { EmitContext, fromKerasOrder, toKerasOrder, WeightTable, type KTensor } from './context.ts';
 import { LAYER_ALIASES, LAYERS } from './layers.ts';
 import { flattenTopology, type KerasGraph, type KerasShape, type LayerCall } from './topology.ts';
 import { decodeWeights, type WeightGroup } from './weights.ts';
@@ -50,8 +50,20 @@ export interface Converted {
   activated: boolean;
 }
 
-export const DEFAULT_INPUT_NAME = 'input';
-export const DEFAULT_OUTPUT_NAME = 'output';
+/** The model's layers emitted into a graph, before any cut, pooling or output: what `finishKeras` builds on. */
+export interface Emitted {
+  graph: KerasGraph;
+  builder: GraphBuilder;
+  ctx: EmitContext;
+  /** Each Keras tensor id's value in the graph. */
+  tensors: Map<string, KTensor>;
+  input: { name: string; shape: KerasShape };
+  /** Every layer on the path to the output, with its Keras output shape. */
+  layers: LayerInfo[];
+}
+
+const DEFAULT_INPUT_NAME = 'input';
+const DEFAULT_OUTPUT_NAME = 'output';
 
 const callName = (c: LayerCall) => [...c.scope, c.name].join('/');
 
@@ -110,8 +122,8 @@ function gridPool(ctx: EmitContext, x: KTensor, n: number): KTensor {
     }
     rows.push(ctx.op('Concat', cells, { axis: int(3) }));
   }
-  const grid = ctx.op('Concat', rows, { axis: int(2) });
-  const flat = ctx.op('Flatten', [ctx.op('Transpose', [grid], { perm: ints(NCHW_TO_NHWC) })], { axis: int(1) });
+  const grid: KTensor = { name: ctx.op('Concat', rows, { axis: int(2) }), shape: [batch!, n, n, c!] };
+  const flat = ctx.op('Flatten', [toKerasOrder(ctx, grid)], { axis: int(1) });
   return { name: flat, shape: [batch!, typeof c === 'number' ? n * n * c : null] };
 }
 
@@ -122,26 +134,27 @@ function pool(ctx: EmitContext, x: KTensor, pooling: Pooling): KTensor {
   return { name: y, shape: [x.shape[0]!, x.shape[3]!] };
 }
 
-/** Convert a TF.js layers model to ONNX bytes. */
-export function convertKeras(model: KerasModel, options: ConvertOptions = {}): Converted {
+const onnxShape = (shape: KerasShape) => shape.map((d, i) => d ?? (i === 0 ? 'batch' : `d${i}`));
+
+/**
+ * The first half of a conversion: flatten the topology, decode the weights
+ * and emit every layer up to the model's output. `finishKeras` then makes a
+ * model of it, as many times as needed (the classifier, feature extractors).
+ */
+export function emitKeras(model: KerasModel, options: Pick<ConvertOptions, 'inputName'> = {}): Emitted {
   const graph = flattenTopology(model.topology);
   if (graph.inputs.length !== 1) throw createError('UNSUPPORTED_LAYER', `The model takes ${graph.inputs.length} inputs; the importer converts image models with one input`);
   if (graph.outputs.length !== 1) throw createError('UNSUPPORTED_LAYER', `The model has ${graph.outputs.length} outputs; the importer converts models with one output`);
   const weights = new WeightTable(decodeWeights(model.weightsManifest, model.weightData));
   const inputName = options.inputName ?? DEFAULT_INPUT_NAME;
-  const outputName = options.outputName ?? DEFAULT_OUTPUT_NAME;
 
   const source = graph.inputs[0]!;
-  const onnxShape = (shape: KerasShape) => shape.map((d, i) => d ?? (i === 0 ? 'batch' : `d${i}`));
-  const g = new GraphBuilder(graph.name);
-  const ctx = new EmitContext(g, weights, graph.kerasMajor);
-  g.input(inputName, 'FLOAT', onnxShape(source.shape));
+  const builder = new GraphBuilder(graph.name);
+  const ctx = new EmitContext(builder, weights, graph.kerasMajor);
+  builder.input(inputName, 'FLOAT', onnxShape(source.shape));
   const tensors = new Map<string, KTensor>();
   ctx.layer = { className: 'InputLayer', name: source.name, scope: [], config: {}, inputs: [], output: source.id };
-  tensors.set(source.id, {
-    name: source.shape.length === 4 ? ctx.op('Transpose', [inputName], { perm: ints(NHWC_TO_NCHW) }) : inputName,
-    shape: source.shape,
-  });
+  tensors.set(source.id, fromKerasOrder(ctx, inputName, source.shape));
 
   // Emit everything up to the model's output first, so an auto cut can see every shape.
   const layers: LayerInfo[] = [];
@@ -152,12 +165,24 @@ export function convertKeras(model: KerasModel, options: ConvertOptions = {}): C
     tensors.set(call.output, out);
     layers.push({ name: callName(call), className: call.className, shape: out.shape });
   }
+  return { graph, builder, ctx, tensors, input: { name: inputName, shape: source.shape }, layers };
+}
+
+/**
+ * The second half: on a copy of the emitted graph (`emitted` is left as it
+ * was), cut and pool if asked, add the output and encode.
+ */
+export function finishKeras(emitted: Emitted, options: Omit<ConvertOptions, 'inputName'> = {}): Converted {
+  const { graph, tensors, layers } = emitted;
+  const g = emitted.builder.copy();
+  const ctx = emitted.ctx.fork(g);
+  const outputName = options.outputName ?? DEFAULT_OUTPUT_NAME;
 
   let cut: string | null = null;
   let result = tensors.get(graph.outputs[0]!)!;
   if (options.cut !== undefined) {
-    cut = options.cut === 'auto' ? autoCut(layers) : callName(findCall(graph, options.cut));
-    const call = findCall(graph, cut);
+    const call = findCall(graph, options.cut === 'auto' ? autoCut(layers) : options.cut);
+    cut = callName(call);
     ctx.layer = call;
     result = pool(ctx, tensors.get(call.output)!, options.pool ?? 'avg');
     // Drop what the cut made unnecessary; onnxruntime would too, but the file would still carry the weights.
@@ -165,11 +190,15 @@ export function convertKeras(model: KerasModel, options: ConvertOptions = {}): C
   }
   const last = g.nodes.find((n) => n.outputs[0] === result.name);
   const activated = last?.opType === 'Softmax' || last?.opType === 'Sigmoid';
-  const final = result.shape.length === 4 ? ctx.op('Transpose', [result.name], { perm: ints(NCHW_TO_NHWC) }) : result.name;
-  g.op('Identity', [final], undefined, outputName);
+  g.op('Identity', [toKerasOrder(ctx, result)], undefined, outputName);
   g.output(outputName, 'FLOAT', onnxShape(result.shape));
   const onnx = encodeModel({ graph: g.build(), metadata: { converted_from: 'keras', source_model: graph.name } });
-  return { onnx, input: { name: inputName, shape: source.shape }, output: { name: outputName, shape: result.shape }, layers, cut, activated };
+  return { onnx, input: emitted.input, output: { name: outputName, shape: result.shape }, layers, cut, activated };
+}
+
+/** Convert a TF.js layers model to ONNX bytes. */
+export function convertKeras(model: KerasModel, options: ConvertOptions = {}): Converted {
+  return finishKeras(emitKeras(model, options), options);
 }
 
 /** Remove nodes and initializers that do not feed `output`. */

@@ -4,9 +4,9 @@
  * before Flatten or Reshape, so a converted Dense head reads its inputs in
  * the order it was trained on.
  */
-import { int, ints } from '../onnx/model.ts';
+import { int } from '../onnx/model.ts';
 import { activate } from './activations.ts';
-import { isBoolean, isNumber, NCHW_TO_NHWC, NHWC_TO_NCHW, physicalAxis, type EmitContext, type KTensor } from './context.ts';
+import { bias, fromKerasOrder, isBoolean, isNumber, physicalAxis, toKerasOrder, type EmitContext, type KTensor } from './context.ts';
 import type { KerasShape } from './topology.ts';
 
 const product = (dims: KerasShape): number | null => (dims.every((d) => d !== null) ? (dims as number[]).reduce((a, b) => a * b, 1) : null);
@@ -18,23 +18,14 @@ function channelConstant(ctx: EmitContext, label: string, x: KTensor, axis: numb
   return ctx.f32(label, dims, values);
 }
 
-/** An image tensor in Keras's NHWC element order (others are already in it). */
-function toKerasOrder(ctx: EmitContext, x: KTensor): string {
-  return x.shape.length === 4 ? ctx.op('Transpose', [x.name], { perm: ints(NCHW_TO_NHWC) }) : x.name;
-}
-
-/** Back from Keras order to the graph's layout. */
-function fromKerasOrder(ctx: EmitContext, name: string, shape: KerasShape): KTensor {
-  return { name: shape.length === 4 ? ctx.op('Transpose', [name], { perm: ints(NHWC_TO_NCHW) }) : name, shape };
-}
-
 export function dense(ctx: EmitContext, [x]: KTensor[]): KTensor {
   const units = ctx.config('units', isNumber, 'a number of units');
   const cin = x!.shape.at(-1);
   if (typeof cin !== 'number') return ctx.unsupported('an input whose last dimension is unknown');
   const kernel = ctx.weight('kernel', [cin, units]);
   let y = ctx.op('MatMul', [toKerasOrder(ctx, x!), ctx.f32('kernel', [cin, units], kernel.values)]);
-  if (ctx.config('use_bias', isBoolean, 'true or false', true)) y = ctx.op('Add', [y, ctx.f32('bias', [units], ctx.weight('bias', [units]).values)]);
+  const b = bias(ctx, units);
+  if (b) y = ctx.op('Add', [y, b]);
   const out = fromKerasOrder(ctx, y, [...x!.shape.slice(0, -1), units]);
   return activate(ctx, out, ctx.layer.config.activation);
 }
@@ -65,8 +56,6 @@ export function activationLayer(ctx: EmitContext, [x]: KTensor[]): KTensor {
   return activate(ctx, x!, ctx.layer.config.activation ?? 'linear');
 }
 
-const scalar = (ctx: EmitContext, label: string, v: number) => ctx.f32(label, [], [v]);
-
 /** Keras ReLU: max_value, negative_slope and threshold. */
 export function relu(ctx: EmitContext, [x]: KTensor[]): KTensor {
   const maxValue = ctx.layer.config.max_value;
@@ -75,13 +64,13 @@ export function relu(ctx: EmitContext, [x]: KTensor[]): KTensor {
   if (maxValue !== undefined && maxValue !== null && !isNumber(maxValue)) return ctx.unsupported(`max_value ${JSON.stringify(maxValue)}`);
   let y: string;
   if (slope === 0 && threshold === 0) {
-    y = isNumber(maxValue) ? ctx.op('Clip', [x!.name, scalar(ctx, 'zero', 0), scalar(ctx, 'max', maxValue)]) : ctx.op('Relu', [x!.name]);
+    y = isNumber(maxValue) ? ctx.op('Clip', [x!.name, ctx.scalar('zero', 0), ctx.scalar('max', maxValue)]) : ctx.op('Relu', [x!.name]);
   } else {
     // x >= threshold ? x : slope * (x - threshold)
-    const t = scalar(ctx, 'threshold', threshold);
-    const below = ctx.op('Mul', [ctx.op('Sub', [x!.name, t]), scalar(ctx, 'slope', slope)]);
+    const t = ctx.scalar('threshold', threshold);
+    const below = ctx.op('Mul', [ctx.op('Sub', [x!.name, t]), ctx.scalar('slope', slope)]);
     y = ctx.op('Where', [ctx.op('GreaterOrEqual', [x!.name, t]), x!.name, below]);
-    if (isNumber(maxValue)) y = ctx.op('Min', [y, scalar(ctx, 'max', maxValue)]);
+    if (isNumber(maxValue)) y = ctx.op('Min', [y, ctx.scalar('max', maxValue)]);
   }
   return { name: y, shape: x!.shape };
 }
@@ -129,7 +118,7 @@ export function reshape(ctx: EmitContext, [x]: KTensor[]): KTensor {
 /** Rescaling: x * scale + offset, each a number or one value per channel. */
 export function rescaling(ctx: EmitContext, [x]: KTensor[]): KTensor {
   const isValue = (v: unknown): v is number | number[] => isNumber(v) || (Array.isArray(v) && v.every(isNumber));
-  const value = (label: string, v: number | number[]) => (isNumber(v) ? scalar(ctx, label, v) : channelConstant(ctx, label, x!, -1, v));
+  const value = (label: string, v: number | number[]) => (isNumber(v) ? ctx.scalar(label, v) : channelConstant(ctx, label, x!, -1, v));
   const scale = ctx.config('scale', isValue, 'a number or one per channel');
   const offset = ctx.config('offset', isValue, 'a number or one per channel', 0);
   let y = ctx.op('Mul', [x!.name, value('scale', scale)]);

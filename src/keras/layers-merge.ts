@@ -4,7 +4,7 @@
  * the graph's layout); dimensions of 1 broadcast, as in Keras.
  */
 import { int } from '../onnx/model.ts';
-import { isNumber, physicalAxis, type EmitContext, type KTensor } from './context.ts';
+import { isNumber, kerasAxis, physicalAxis, type EmitContext, type KTensor } from './context.ts';
 import type { KerasShape } from './topology.ts';
 
 function sameRank(ctx: EmitContext, xs: KTensor[], least: number): number {
@@ -48,7 +48,7 @@ export function subtract(ctx: EmitContext, xs: KTensor[]): KTensor {
 export function concatenate(ctx: EmitContext, xs: KTensor[]): KTensor {
   const rank = sameRank(ctx, xs, 1);
   const axis = ctx.config('axis', isNumber, 'one axis', -1);
-  const a = axis < 0 ? axis + rank : axis;
+  const a = kerasAxis(axis, rank);
   const shape = xs[0]!.shape.map((d, i) => {
     if (i === a) return xs.every((x) => x.shape[i] !== null) ? xs.reduce((s, x) => s + (x.shape[i] as number), 0) : null;
     return d;

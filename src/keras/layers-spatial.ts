@@ -6,7 +6,7 @@
  */
 import { int, ints } from '../onnx/model.ts';
 import { activate } from './activations.ts';
-import { isBoolean, isNumber, isPair, pairOf, type EmitContext, type KTensor } from './context.ts';
+import { bias, isBoolean, isNumber, isPair, pairOf, type EmitContext, type KTensor } from './context.ts';
 
 type Padding = 'valid' | 'same';
 
@@ -77,11 +77,6 @@ function kernelToOihw(values: Float32Array, kh: number, kw: number, cin: number,
       for (let i = 0; i < cin; i++)
         for (let o = 0; o < cout; o++) out[((o * cin + i) * kh + y) * kw + x] = values[((y * kw + x) * cin + i) * cout + o]!;
   return out;
-}
-
-function bias(ctx: EmitContext, units: number): string | undefined {
-  const useBias = ctx.config('use_bias', isBoolean, 'true or false', true);
-  return useBias ? ctx.f32('bias', [units], ctx.weight('bias', [units]).values) : undefined;
 }
 
 function channelsOf(ctx: EmitContext, x: KTensor): number {

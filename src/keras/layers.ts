@@ -4,7 +4,7 @@ import * as core from './layers-core.ts';
 import * as merge from './layers-merge.ts';
 import * as spatial from './layers-spatial.ts';
 
-export type LayerEmitter = (ctx: EmitContext, inputs: KTensor[]) => KTensor;
+type LayerEmitter = (ctx: EmitContext, inputs: KTensor[]) => KTensor;
 
 export const LAYERS: Record<string, LayerEmitter> = {
   Conv2D: spatial.conv2d,

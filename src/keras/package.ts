@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { createError } from '../errors.ts';
 import { MANIFEST_FILE, type InterpolationName } from '../model/manifest.ts';
 import { VERSION } from '../version.ts';
-import { convertKeras, type Converted, type Pooling } from './convert.ts';
+import { emitKeras, finishKeras, type Converted, type Pooling } from './convert.ts';
 import type { LoadedKerasModel } from './source.ts';
 
 /** How the package's images are prepared, in imgcls.json's terms. */
@@ -51,7 +51,7 @@ export interface KerasPackageOptions {
   metadata?: Record<string, unknown>;
 }
 
-export const poolName = (p: Pooling): string => (typeof p === 'object' ? `grid${p.grid}` : p);
+const poolName = (p: Pooling): string => (typeof p === 'object' ? `grid${p.grid}` : p);
 
 /** `avg`, `max`, `none` or `grid:N`. */
 export function parsePooling(value: string): Pooling {
@@ -73,14 +73,16 @@ function checkOutput(converted: Converted, labels: readonly string[]): void {
 
 /** Convert `loaded` and write the package to `outDir` (replacing it if it exists). Returns the conversion. */
 export async function writeKerasPackage(loaded: LoadedKerasModel, outDir: string, options: KerasPackageOptions): Promise<Converted> {
-  const converted = convertKeras(loaded.model);
+  // Emitted once; the classifier and each feature extractor are finished from it.
+  const emitted = emitKeras(loaded.model);
+  const converted = finishKeras(emitted);
   checkOutput(converted, options.labels);
   const [, h, w] = converted.input.shape;
   if (converted.input.shape.length !== 4 || typeof h !== 'number' || typeof w !== 'number') {
     throw createError('MODEL_MISMATCH', `The model's input has shape [${converted.input.shape.join(', ')}]; an image classifier's is [batch, height, width, channels] with a fixed size`);
   }
   const features = (options.features ?? []).map((f) => {
-    const c = convertKeras(loaded.model, { cut: f.layer, pool: f.pool, outputName: 'features' });
+    const c = finishKeras(emitted, { cut: f.layer, pool: f.pool, outputName: 'features' });
     const layer = c.cut!;
     return { file: `features-${layer.replace(/[^A-Za-z0-9_.-]/g, '_')}-${poolName(f.pool)}.onnx`, layer, pool: poolName(f.pool), dim: c.output.shape[1] ?? null, onnx: c.onnx };
   });

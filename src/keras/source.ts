@@ -98,12 +98,8 @@ export async function loadModelJson(path: string): Promise<LoadedKerasModel> {
   return { model: { topology: json.modelTopology, weightsManifest: json.weightsManifest, weightData: Buffer.concat(shards) }, metadata, source: file };
 }
 
-/** The nsfwjs package's own bundled models. */
-export const NSFW_BUNDLES = {
-  mobilenet_v2: { shards: 1 },
-  inception_v3: { shards: 6 },
-} as const;
-export type NsfwBundle = keyof typeof NSFW_BUNDLES;
+/** The nsfwjs package's own bundled models (each finds its shards in its weights manifest). */
+export type NsfwBundle = 'mobilenet_v2' | 'inception_v3';
 
 /** The nsfwjs package's directory (its package.json is not in its "exports", so found from the entry point). */
 function nsfwPackageDir(): string {
@@ -126,7 +122,11 @@ export function nsfwVersion(): string {
   }
 }
 
-/** Load one of nsfwjs's bundled models: JS modules exporting the model JSON and base64 weight shards. */
+/**
+ * Load one of nsfwjs's bundled models: JS modules exporting the model JSON
+ * and base64 weight shards, the shard named `p` by the weights manifest
+ * being the module `p.min.js`.
+ */
 export function loadNsfwBundle(name: NsfwBundle): LoadedKerasModel {
   const dir = join(nsfwPackageDir(), 'dist', 'models', name);
   const require = createRequire(import.meta.url);
@@ -138,12 +138,13 @@ export function loadNsfwBundle(name: NsfwBundle): LoadedKerasModel {
     }
   };
   const json = checkModelJson(load('model.min.js'), `nsfwjs ${name}/model.min.js`);
-  const count = NSFW_BUNDLES[name].shards;
   const shards: Uint8Array[] = [];
-  for (let i = 1; i <= count; i++) {
-    const base64 = load(`group1-shard${i}of${count}.min.js`);
-    if (typeof base64 !== 'string') throw createError('MODEL_INVALID', `nsfwjs ${name} shard ${i} is not a base64 string`);
-    shards.push(Buffer.from(base64, 'base64'));
+  for (const group of json.weightsManifest) {
+    for (const p of group.paths) {
+      const base64 = load(`${p}.min.js`);
+      if (typeof base64 !== 'string') throw createError('MODEL_INVALID', `nsfwjs ${name} shard ${p} is not a base64 string`);
+      shards.push(Buffer.from(base64, 'base64'));
+    }
   }
   return { model: { topology: json.modelTopology, weightsManifest: json.weightsManifest, weightData: Buffer.concat(shards) }, metadata: { teachableMachine: false }, source: `nsfwjs/${name}` };
 }

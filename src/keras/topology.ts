@@ -47,7 +47,7 @@ const bad = (message: string): never => {
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The model config inside a TF.js `modelTopology`, whichever wrapper it comes in. */
-export function modelConfigOf(topology: unknown): { className: string; config: unknown } {
+function modelConfigOf(topology: unknown): { className: string; config: unknown } {
   if (!isObject(topology)) return bad('model.json: modelTopology is not an object');
   const inner = isObject(topology.model_config) ? topology.model_config : topology;
   if (typeof inner.class_name !== 'string') return bad('model.json: modelTopology has no class_name; is this a TF.js layers model (not a graph model)?');

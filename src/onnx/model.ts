@@ -143,14 +143,17 @@ export function encodeModel(model: ModelData): Uint8Array {
   return w.finish();
 }
 
-/** A float32 initializer from numbers. */
+/**
+ * A float32 initializer from numbers. A Float32Array is not copied: the
+ * tensor's bytes are a view of it, so it must not change afterwards.
+ */
 export function floatTensor(name: string, dims: readonly number[], values: ArrayLike<number>): TensorData {
-  const data = Float32Array.from(values);
+  const data = values instanceof Float32Array ? values : Float32Array.from(values);
   const expected = dims.reduce((a, b) => a * b, 1);
   if (data.length !== expected) {
     throw new RangeError(`tensor ${name}: ${data.length} values for dims [${dims.join(', ')}] (${expected} expected)`);
   }
-  return { name, dims, dataType: 'FLOAT', raw: new Uint8Array(data.buffer) };
+  return { name, dims, dataType: 'FLOAT', raw: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
 /** An int64 initializer (shapes, axes). */
@@ -192,6 +195,17 @@ export class GraphBuilder {
     const output = out ?? `${opType.toLowerCase()}_${this.counter++}`;
     this.nodes.push({ opType, inputs, outputs: [output], name: output, attributes });
     return output;
+  }
+
+  /** A builder holding the same values, nodes and initializers (the lists copied, not their items), to go on with separately. */
+  copy(): GraphBuilder {
+    const c = new GraphBuilder(this.name);
+    for (const n of this.nodes) c.nodes.push(n);
+    for (const v of this.inputs) c.inputs.push(v);
+    for (const v of this.outputs) c.outputs.push(v);
+    for (const t of this.initializers) c.initializers.push(t);
+    c.counter = this.counter;
+    return c;
   }
 
   build(): GraphData {

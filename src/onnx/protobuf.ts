@@ -4,6 +4,8 @@
  * pull in a generated protobuf library for a handful of messages.
  */
 
+const utf8 = new TextEncoder();
+
 export class ProtoWriter {
   private chunks: Uint8Array[] = [];
   private scratch: number[] = [];
@@ -45,6 +47,7 @@ export class ProtoWriter {
     return this;
   }
 
+  /** Not copied: `value` is referenced until finish(), so must not change before then. */
   bytes(field: number, value: Uint8Array): this {
     this.tag(field, 2);
     this.varint(value.length);
@@ -55,19 +58,30 @@ export class ProtoWriter {
   }
 
   string(field: number, value: string): this {
-    return this.bytes(field, new TextEncoder().encode(value));
+    return this.bytes(field, utf8.encode(value));
+  }
+
+  /** A length-delimited field holding `inner`'s bytes, taken over chunk by chunk rather than copied. */
+  private nested(field: number, inner: ProtoWriter): this {
+    inner.flushScratch();
+    this.tag(field, 2);
+    this.varint(inner.length);
+    this.flushScratch();
+    for (const chunk of inner.chunks) this.chunks.push(chunk);
+    this.length += inner.length;
+    return this;
   }
 
   message(field: number, write: (w: ProtoWriter) => void): this {
     const inner = new ProtoWriter();
     write(inner);
-    return this.bytes(field, inner.finish());
+    return this.nested(field, inner);
   }
 
   packedInts(field: number, values: readonly (number | bigint)[]): this {
     const inner = new ProtoWriter();
     for (const v of values) inner.varint(v);
-    return this.bytes(field, inner.finish());
+    return this.nested(field, inner);
   }
 
   packedFloats(field: number, values: readonly number[]): this {
