@@ -30,7 +30,7 @@ const args = {
   json: { type: 'boolean', description: 'Print one JSON object' },
 } as const;
 
-type DatasetArgValues = { [K in keyof typeof datasetArgs]?: string };
+type DatasetArgValues = { [K in keyof typeof datasetArgs]?: string } & { 'split-column'?: string };
 
 export async function datasetFrom(location: string, a: DatasetArgValues, io: CliIO): Promise<Dataset> {
   const dataset = await loadDataset(location, {
@@ -38,6 +38,7 @@ export async function datasetFrom(location: string, a: DatasetArgValues, io: Cli
     labelColumn: a['label-column'],
     imageDir: a['image-dir'],
     extension: a.extension,
+    splitColumn: a['split-column'],
     minCount: a['min-count'] === undefined ? undefined : parsePositiveInt('min-count', a['min-count']),
   });
   for (const w of dataset.warnings) io.err(`warning: ${w}`);

@@ -13,6 +13,7 @@ import { modelsCommand } from './models.ts';
 import { processIO, type CliIO, type CommandData } from './io.ts';
 import { predictCommand } from './predict.ts';
 import { serveCommand } from './serve.ts';
+import { trainCommand } from './train.ts';
 
 const subCommands: Record<string, CommandDef<any>> = {
   predict: predictCommand,
@@ -21,6 +22,7 @@ const subCommands: Record<string, CommandDef<any>> = {
   models: modelsCommand,
   serve: serveCommand,
   evaluate: evaluateCommand,
+  train: trainCommand,
 };
 
 export const mainCommand = defineCommand({

@@ -82,17 +82,31 @@ export class ModelSession {
    * @throws ImgclsError INFERENCE_FAILED when onnxruntime rejects the feed.
    */
   async run(inputName: string, data: Float32Array, dims: readonly number[], outputName: string): Promise<OutputTensor> {
+    const [out] = await this.runFeeds({ [inputName]: { data, dims } }, [outputName]);
+    return out!;
+  }
+
+  /**
+   * Run float32 inputs by name and return the named float32 outputs (the
+   * trainer's matrix products take two inputs).
+   * @throws ImgclsError INFERENCE_FAILED when onnxruntime rejects the feeds, MODEL_MISMATCH when an output is not float32.
+   */
+  async runFeeds(feeds: Record<string, { data: Float32Array; dims: readonly number[] }>, outputs: readonly string[]): Promise<OutputTensor[]> {
+    const tensors: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) tensors[name] = new ort.Tensor('float32', t.data, t.dims);
     let result: ort.InferenceSession.ReturnType;
     try {
-      result = await this.session.run({ [inputName]: new ort.Tensor('float32', data, dims) }, [outputName]);
+      result = await this.session.run(tensors, outputs as string[]);
     } catch (err) {
       throw createError('INFERENCE_FAILED', `Inference failed: ${(err as Error).message.split('\n')[0]}`, err);
     }
-    const out = result[outputName];
-    if (!out || out.type !== 'float32') {
-      throw createError('MODEL_MISMATCH', `The graph's output "${outputName}" is ${out?.type ?? 'missing'}; expected float32 scores`);
-    }
-    return { data: out.data as Float32Array, dims: out.dims };
+    return outputs.map((name) => {
+      const out = result[name];
+      if (!out || out.type !== 'float32') {
+        throw createError('MODEL_MISMATCH', `The graph's output "${name}" is ${out?.type ?? 'missing'}; expected float32 scores`);
+      }
+      return { data: out.data as Float32Array, dims: out.dims };
+    });
   }
 
   async close(): Promise<void> {

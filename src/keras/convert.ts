@@ -30,6 +30,18 @@ export interface ConvertOptions {
   pool?: Pooling;
   inputName?: string;
   outputName?: string;
+  /** Dense layers appended after the (cut and pooled) output, then a softmax: a trained head. */
+  head?: readonly DenseLayer[];
+}
+
+/** A fully connected layer for `head`: y = x · weights + bias, weights input-major (inputs × outputs). */
+export interface DenseLayer {
+  weights: Float32Array;
+  bias: Float32Array;
+  inputs: number;
+  outputs: number;
+  /** ReLU after the layer (hidden layers); the last layer gets the softmax instead. */
+  relu: boolean;
 }
 
 export interface LayerInfo {
@@ -188,12 +200,27 @@ export function finishKeras(emitted: Emitted, options: Omit<ConvertOptions, 'inp
     // Drop what the cut made unnecessary; onnxruntime would too, but the file would still carry the weights.
     prune(g, result.name);
   }
+  if (options.head) result = appendHead(ctx, result, options.head);
   const last = g.nodes.find((n) => n.outputs[0] === result.name);
   const activated = last?.opType === 'Softmax' || last?.opType === 'Sigmoid';
   g.op('Identity', [toKerasOrder(ctx, result)], undefined, outputName);
   g.output(outputName, 'FLOAT', onnxShape(result.shape));
   const onnx = encodeModel({ graph: g.build(), metadata: { converted_from: 'keras', source_model: graph.name } });
   return { onnx, input: emitted.input, output: { name: outputName, shape: result.shape }, layers, cut, activated };
+}
+
+/** Dense layers (Gemm, ReLU) then a softmax on a [batch, features] value. */
+function appendHead(ctx: EmitContext, x: KTensor, layers: readonly DenseLayer[]): KTensor {
+  let flat = x.shape.length === 2 ? x : { name: ctx.op('Flatten', [toKerasOrder(ctx, x)], { axis: int(1) }), shape: [x.shape[0]!, null] };
+  for (const l of layers) {
+    if (flat.shape[1] !== null && flat.shape[1] !== l.inputs) {
+      throw createError('MODEL_MISMATCH', `The head's layer takes ${l.inputs} features but the backbone gives ${flat.shape[1]}`);
+    }
+    let y = ctx.op('Gemm', [flat.name, ctx.f32('head_w', [l.inputs, l.outputs], l.weights), ctx.f32('head_b', [l.outputs], l.bias)]);
+    if (l.relu) y = ctx.op('Relu', [y]);
+    flat = { name: y, shape: [x.shape[0]!, l.outputs] };
+  }
+  return { name: ctx.op('Softmax', [flat.name], { axis: int(1) }), shape: flat.shape };
 }
 
 /** Convert a TF.js layers model to ONNX bytes. */

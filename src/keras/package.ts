@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { createError } from '../errors.ts';
 import { MANIFEST_FILE, type InterpolationName } from '../model/manifest.ts';
 import { VERSION } from '../version.ts';
-import { emitKeras, finishKeras, type Converted, type Pooling } from './convert.ts';
+import { emitKeras, finishKeras, type Converted, type DenseLayer, type Emitted, type Pooling } from './convert.ts';
 import type { LoadedKerasModel } from './source.ts';
 
 /** How the package's images are prepared, in imgcls.json's terms. */
@@ -49,9 +49,15 @@ export interface KerasPackageOptions {
   features?: readonly FeatureVariant[];
   /** Extra manifest metadata (where the model came from). */
   metadata?: Record<string, unknown>;
+  /** A trained head to put on the graph, cut at `cut` (the trainer's export). */
+  head?: { cut: string; pool: Pooling; layers: readonly DenseLayer[] };
+  /** Extra files written into the package with it (a training report, which wants the model's size). */
+  files?: (converted: Converted) => Record<string, string | Uint8Array>;
+  /** The model already emitted (the trainer emitted it for its features). */
+  emitted?: Emitted;
 }
 
-const poolName = (p: Pooling): string => (typeof p === 'object' ? `grid${p.grid}` : p);
+export const poolName = (p: Pooling): string => (typeof p === 'object' ? `grid${p.grid}` : p);
 
 /** `avg`, `max`, `none` or `grid:N`. */
 export function parsePooling(value: string): Pooling {
@@ -71,22 +77,13 @@ function checkOutput(converted: Converted, labels: readonly string[]): void {
   }
 }
 
-/** Convert `loaded` and write the package to `outDir` (replacing it if it exists). Returns the conversion. */
-export async function writeKerasPackage(loaded: LoadedKerasModel, outDir: string, options: KerasPackageOptions): Promise<Converted> {
-  // Emitted once; the classifier and each feature extractor are finished from it.
-  const emitted = emitKeras(loaded.model);
-  const converted = finishKeras(emitted);
-  checkOutput(converted, options.labels);
+/** imgcls.json for a converted graph: labels, input size and preprocessing, output activation. */
+export function kerasManifest(converted: Converted, source: string, options: Omit<KerasPackageOptions, 'files' | 'emitted' | 'head'>, extra: Record<string, unknown> = {}) {
   const [, h, w] = converted.input.shape;
   if (converted.input.shape.length !== 4 || typeof h !== 'number' || typeof w !== 'number') {
     throw createError('MODEL_MISMATCH', `The model's input has shape [${converted.input.shape.join(', ')}]; an image classifier's is [batch, height, width, channels] with a fixed size`);
   }
-  const features = (options.features ?? []).map((f) => {
-    const c = finishKeras(emitted, { cut: f.layer, pool: f.pool, outputName: 'features' });
-    const layer = c.cut!;
-    return { file: `features-${layer.replace(/[^A-Za-z0-9_.-]/g, '_')}-${poolName(f.pool)}.onnx`, layer, pool: poolName(f.pool), dim: c.output.shape[1] ?? null, onnx: c.onnx };
-  });
-  const manifest = {
+  return {
     name: options.name,
     model: 'model.onnx',
     labels: options.labels,
@@ -101,16 +98,26 @@ export async function writeKerasPackage(loaded: LoadedKerasModel, outDir: string
       mean: options.preprocess.mean,
       std: options.preprocess.std,
     },
-    output: { name: converted.output.name, // A graph ending in softmax (or sigmoid) needs no activation of ours; otherwise its scores are logits.
-      activation: converted.activated ? 'none' : 'softmax' },
+    // A graph ending in softmax (or sigmoid) needs no activation of ours; otherwise its scores are logits.
+    output: { name: converted.output.name, activation: converted.activated ? 'none' : 'softmax' },
     ...(options.description ? { description: options.description } : {}),
-    metadata: {
-      ...options.metadata,
-      source: loaded.source,
-      converter: `imgcls ${VERSION}`,
-      ...(features.length > 0 ? { features: features.map(({ onnx: _onnx, ...rest }) => rest) } : {}),
-    },
+    metadata: { ...options.metadata, source, converter: `imgcls ${VERSION}`, ...extra },
   };
+}
+
+/** Convert `loaded` and write the package to `outDir` (replacing it if it exists). Returns the conversion. */
+export async function writeKerasPackage(loaded: LoadedKerasModel, outDir: string, options: KerasPackageOptions): Promise<Converted> {
+  // Emitted once; the classifier and each feature extractor are finished from it.
+  const emitted = options.emitted ?? emitKeras(loaded.model);
+  const head = options.head;
+  const converted = finishKeras(emitted, head ? { cut: head.cut, pool: head.pool, head: head.layers } : {});
+  checkOutput(converted, options.labels);
+  const features = (options.features ?? []).map((f) => {
+    const c = finishKeras(emitted, { cut: f.layer, pool: f.pool, outputName: 'features' });
+    const layer = c.cut!;
+    return { file: `features-${layer.replace(/[^A-Za-z0-9_.-]/g, '_')}-${poolName(f.pool)}.onnx`, layer, pool: poolName(f.pool), dim: c.output.shape[1] ?? null, onnx: c.onnx };
+  });
+  const manifest = kerasManifest(converted, loaded.source, options, features.length > 0 ? { features: features.map(({ onnx: _onnx, ...rest }) => rest) } : {});
 
   const parent = dirname(outDir);
   await mkdir(parent, { recursive: true });
@@ -121,6 +128,7 @@ export async function writeKerasPackage(loaded: LoadedKerasModel, outDir: string
     await writeFile(join(temp, 'model.onnx'), converted.onnx);
     for (const f of features) await writeFile(join(temp, f.file), f.onnx);
     await writeFile(join(temp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+    for (const [file, content] of Object.entries(options.files?.(converted) ?? {})) await writeFile(join(temp, file), content);
     try {
       await rename(temp, outDir);
     } catch (err) {
