@@ -87,11 +87,14 @@ export const trainCommand = defineCommand({
       head,
       augment,
       valFraction,
-      cacheDir: a['no-cache'] ? null : resolve(a.cache ?? join(storeDir(a.store), 'features')),
+      // citty reads --no-cache as cache = false.
+      cacheDir: a['no-cache'] || (a.cache as unknown) === false ? null : resolve(a.cache ?? join(storeDir(a.store), 'features')),
       threads,
       log: (m) => io.err(m),
       progress: (label, total, unit): StepProgress => {
-        const bar = new Progress(label, total, (t) => process.stderr.write(t), { tty, unit });
+        // A terminal gets one redrawn line; logs get whole lines through the command's IO.
+        const write = tty ? (t: string) => process.stderr.write(t) : (t: string) => io.err(t.replace(/\n$/, ''));
+        const bar = new Progress(label, total, write, { tty, unit });
         let seen = 0;
         return { tick: (n, extra) => (bar.tick(n - seen, extra), (seen = n)), done: (extra) => bar.done(extra) };
       },
