@@ -220,7 +220,7 @@ describe('imgcls train: errors', () => {
     ] as const) {
       const r = await cli('train', data, '--cache', cache, ...flags);
       // Usage errors exit 2; a backbone that is not there is an ordinary failure (1).
-      assert.equal(r.code, flags.includes('--backbone') ? 1 : 2, `${flags.join(' ')}: ${r.err.join('\n')}`);
+      assert.equal(r.code, (flags as readonly string[]).includes('--backbone') ? 1 : 2, `${flags.join(' ')}: ${r.err.join('\n')}`);
       assert.match(r.err.join('\n'), pattern, flags.join(' '));
     }
   });

@@ -36,6 +36,16 @@ export class FeatureCache {
     } catch (err) {
       throw createError('FILE_UNREADABLE', `Cannot open the feature cache ${path}: ${(err as Error).message}; choose another with --cache <dir> or turn it off with --no-cache`, err);
     }
+    try {
+      return await FeatureCache.load(file, path, dim);
+    } catch (err) {
+      await file.close();
+      throw createError('FILE_UNREADABLE', `Cannot read the feature cache ${path}: ${(err as Error).message}; delete it, or choose another with --cache <dir>`, err);
+    }
+  }
+
+  /** Check the header (starting afresh if it is not ours) and index the whole records. */
+  private static async load(file: FileHandle, path: string, dim: number): Promise<FeatureCache> {
     const size = (await file.stat()).size;
     const record = HASH + dim * 4;
     const header = Buffer.alloc(HEADER);
@@ -62,8 +72,7 @@ export class FeatureCache {
       await file.read(block, 0, count * record, at);
       for (let i = 0; i < count; i++) index.set(block.toString('hex', i * record, i * record + HASH), at + i * record + HASH);
     }
-    return new FeatureCache(file, path, dim, index);
-  }
+    return new FeatureCache(file, path, dim, index);  }
 
   get size(): number {
     return this.index.size;

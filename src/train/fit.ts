@@ -73,17 +73,19 @@ export async function predictProbabilities(la: Linalg, head: Head, x: Matrix, ch
 /** Loss and accuracy of `head` on a labelled set, with the training criterion. */
 async function measure(la: Linalg, head: Head, data: LabelledFeatures, lossOptions: Parameters<typeof crossEntropy>[2]) {
   let loss = 0;
+  let weight = 0;
   let correct = 0;
   const chunk = 2048;
   for (let from = 0; from < data.x.rows; from += chunk) {
     const to = Math.min(data.x.rows, from + chunk);
     const { logits } = await forward(la, head, rows(data.x, from, to));
     const r = crossEntropy(logits, data.y.subarray(from, to), lossOptions);
-    loss += r.loss * (to - from);
+    // Each chunk's loss is its weighted mean; the set's is the mean over all the weight.
+    loss += r.loss * r.weight;
+    weight += r.weight;
     correct += r.correct;
   }
-  const n = Math.max(1, data.x.rows);
-  return { loss: loss / n, accuracy: correct / n };
+  return { loss: weight > 0 ? loss / weight : 0, accuracy: correct / Math.max(1, data.x.rows) };
 }
 
 export async function fitHead(la: Linalg, train: LabelledFeatures, val: LabelledFeatures, options: FitOptions): Promise<FitResult> {
@@ -109,17 +111,19 @@ export async function fitHead(la: Linalg, train: LabelledFeatures, val: Labelled
     const lrAtStart = cosineLr(options.lr, step, totalSteps);
     shuffler.shuffle(order as unknown as number[]);
     let lossSum = 0;
+    let weightSum = 0;
     let correct = 0;
     for (let from = 0; from < n; from += batch) {
       const to = Math.min(n, from + batch);
       const x = gather(train.x, order, from, to);
       const y = Int32Array.from({ length: to - from }, (_, i) => train.y[order[from + i]!]!);
       const pass = await forward(la, head, x);
-      const { loss, correct: right, grad } = crossEntropy(pass.logits, y, lossOptions);
+      const { loss, correct: right, grad, weight } = crossEntropy(pass.logits, y, lossOptions);
       const grads = await backward(la, head, x, pass, grad);
       optimizer.update(grads, cosineLr(options.lr, step, totalSteps));
       step++;
-      lossSum += loss * (to - from);
+      lossSum += loss * weight;
+      weightSum += weight;
       correct += right;
       options.onStep?.(step, totalSteps);
     }
@@ -127,7 +131,7 @@ export async function fitHead(la: Linalg, train: LabelledFeatures, val: Labelled
     const record: EpochRecord = {
       epoch,
       lr: lrAtStart,
-      train_loss: lossSum / n,
+      train_loss: weightSum > 0 ? lossSum / weightSum : 0,
       train_accuracy: correct / n,
       val_loss: v.loss,
       val_accuracy: v.accuracy,

@@ -3,7 +3,10 @@
  * hidden ReLU layer then a linear layer. Its forward and backward passes use
  * onnxruntime for the matrix products (linalg.ts) and plain loops for the
  * rest; the loss is softmax cross-entropy with label smoothing and
- * per-class weights, averaged as PyTorch's weighted CrossEntropyLoss does.
+ * per-class weights, each row weighted by its true class's weight and the sum
+ * divided by the total weight (PyTorch's weighted CrossEntropyLoss; with
+ * smoothing, PyTorch weighs the smoothing term per class instead, a small
+ * difference we do not copy).
  */
 import { matrix, type Linalg, type Matrix } from './linalg.ts';
 import type { Random } from './random.ts';
@@ -103,6 +106,8 @@ export interface LossOptions {
 export interface LossResult {
   /** Weighted mean loss over the batch. */
   loss: number;
+  /** The batch's total weight (its row count without class weights), to average over several batches. */
+  weight: number;
   /** How many rows the model got right (arg max = label). */
   correct: number;
   /** d loss / d logits. */
@@ -141,7 +146,7 @@ export function crossEntropy(logits: Matrix, labels: ArrayLike<number>, options:
       grad.data[o] = w * (p[o]! - target);
     }
   }
-  return { loss, correct, grad };
+  return { loss, correct, grad, weight: totalWeight };
 }
 
 /** Column sums: a bias's gradient. */

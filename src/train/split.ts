@@ -32,8 +32,8 @@ export function chooseSplits(dataset: Dataset, valFraction: number, seed: number
   const held: LabelledImage[] = [];
   for (const label of [...byClass.keys()].sort()) {
     const images = rng.shuffle([...byClass.get(label)!]);
-    // At least one image per class goes to validation, unless the class has only one.
-    const n = images.length < 2 ? 0 : Math.max(1, Math.round(images.length * valFraction));
+    // At least one image per class goes to validation and at least one stays in train, unless the class has only one.
+    const n = images.length < 2 ? 0 : Math.min(images.length - 1, Math.max(1, Math.round(images.length * valFraction)));
     held.push(...images.slice(0, n));
     kept.push(...images.slice(n));
   }
