@@ -68,7 +68,7 @@ try {
 const rng = new Random(1);
 const D = backbone.dim;
 const C = 10;
-const centres = Array.from({ length: C }, () => Float32Array.from({ length: D }, () => rng.normal() * 0.15));
+const centres = Array.from({ length: C }, () => Float32Array.from({ length: D }, () => rng.normal() * 0.03));
 const make = (n: number): LabelledFeatures => {
   const x = matrix(n, D);
   const y = new Int32Array(n);

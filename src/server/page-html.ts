@@ -9,6 +9,7 @@
 import type { Prediction } from '../engine/postprocess.ts';
 import { VERSION } from '../version.ts';
 import type { Timing } from './inference.ts';
+import { escapeHtml } from '../html.ts';
 
 export interface PageError {
   code: string;
@@ -35,12 +36,6 @@ export interface PageView {
   results?: { model: string; timing: Timing; cards: readonly ResultCard[] } | null;
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Safe in element content and in quoted attribute values. */
-function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
 
 /** A score as the page shows it: one decimal, "<0.1%" rather than a misleading "0.0%". */
 function formatPercent(score: number): string {

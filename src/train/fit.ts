@@ -16,8 +16,9 @@ export interface LabelledFeatures {
   y: Int32Array;
 }
 
-export interface FitOptions {
-  classes: number;
+/** What a head is and how it is trained: the choices `imgcls train` exposes. */
+export interface HeadOptions {
+  /** Hidden units, or null for a linear head. */
   hidden: number | null;
   epochs: number;
   batchSize: number;
@@ -28,6 +29,10 @@ export interface FitOptions {
   /** Stop after this many epochs without a better validation accuracy. */
   patience: number;
   seed: number;
+}
+
+export interface FitOptions extends HeadOptions {
+  classes: number;
   /** Called after each mini-batch with the steps done and the steps planned. */
   onStep?: (done: number, total: number) => void;
   onEpoch?: (record: EpochRecord) => void;

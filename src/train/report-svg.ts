@@ -5,12 +5,9 @@
  * dark mode; nothing here loads anything. Every label goes through escapeHtml.
  */
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+import { escapeHtml } from '../html.ts';
 
-/** Safe in element content and in quoted attribute values. */
-export function escapeHtml(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
+export { escapeHtml };
 
 /** Coordinates with one decimal: enough for a screen, and keeps 100-class matrices small. */
 const c = (v: number): string => String(Math.round(v * 10) / 10);
