@@ -18,7 +18,7 @@ import { checkKnownFlags, INTERPOLATION_HELP, parseChoice, parseNumber, parseTri
 
 const args = {
   source: { type: 'positional', description: 'path/to/model.json (or its directory), nsfw:mobilenet_v2 or nsfw:inception_v3', required: true },
-  out: { type: 'string', description: 'Package directory to write (replaced if it exists)', valueHint: 'dir' },
+  out: { type: 'string', description: 'Package directory to write (an earlier package there is replaced; any other non-empty folder is refused)', valueHint: 'dir' },
   name: { type: 'string', description: 'Model name in the manifest (default: the output directory name)' },
   labels: { type: 'string', description: 'Labels: a file (labels.txt, index_to_name.json) or a comma-separated list', valueHint: 'file|a,b,c' },
   'resize-mode': { type: 'string', description: 'How images reach the input size: stretch (nsfwjs, Keras) or shorter (resize, then centre crop)' },

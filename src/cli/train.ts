@@ -25,7 +25,7 @@ const args = {
   'split-column': { type: 'string', description: 'CSV: a column saying train, val or test for each row', valueHint: 'name' },
   backbone: { type: 'string', description: `Feature extractor: a built-in (${DEFAULT_BACKBONE} is the default) or a TF.js layers model.json`, valueHint: 'name|path' },
   features: { type: 'string', description: 'Backbone layer to take features from (default: measured per built-in; `imgcls convert <src> --list-layers` lists them)', valueHint: 'layer' },
-  pool: { type: 'string', description: 'Feature pooling: avg, max or grid:N (default: grid:2 for the default backbone, else avg)' },
+  pool: { type: 'string', description: 'Feature pooling: avg, max or grid:N (default: grid:2 at the default backbone\'s measured tap, else avg)' },
   hidden: { type: 'string', description: 'Units in one hidden ReLU layer; 0 for a linear head', default: '0', valueHint: 'n' },
   epochs: { type: 'string', description: 'Most epochs', default: String(d.epochs), valueHint: 'n' },
   'batch-size': { type: 'string', description: 'Mini-batch size', default: String(d.batchSize), valueHint: 'n' },
@@ -95,8 +95,13 @@ export const trainCommand = defineCommand({
         // A terminal gets one redrawn line; logs get whole lines through the command's IO.
         const write = tty ? (t: string) => process.stderr.write(t) : (t: string) => io.err(t.replace(/\n$/, ''));
         const bar = new Progress(label, total, write, { tty, unit });
-        let seen = 0;
-        return { tick: (n, extra) => (bar.tick(n - seen, extra), (seen = n)), done: (extra) => bar.done(extra) };
+        // The trainer reports how many are done; the bar counts increments.
+        let reported = 0;
+        const tick = (done: number, extra?: string) => {
+          bar.tick(done - reported, extra);
+          reported = done;
+        };
+        return { tick, done: (extra) => bar.done(extra) };
       },
     });
     if (a.json) {

@@ -7,7 +7,7 @@
  * into place, so a reader never sees a half-written package.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createError } from '../errors.ts';
 import { MANIFEST_FILE, type InterpolationName } from '../model/manifest.ts';
@@ -105,8 +105,29 @@ export function kerasManifest(converted: Converted, source: string, options: Omi
   };
 }
 
-/** Convert `loaded` and write the package to `outDir` (replacing it if it exists). Returns the conversion. */
+/**
+ * Refuse an output directory that is not a model package: only an earlier
+ * package (or an empty folder) may be replaced, so a mistyped --out never
+ * deletes a user's files.
+ * @throws ImgclsError INVALID_OPTION for a file or a non-empty folder without imgcls.json.
+ */
+export async function checkReplaceable(outDir: string): Promise<void> {
+  let entries: string[];
+  try {
+    if (!(await stat(outDir)).isDirectory()) throw createError('INVALID_OPTION', `${outDir} exists and is not a directory`);
+    entries = await readdir(outDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (entries.length > 0 && !entries.includes(MANIFEST_FILE)) {
+    throw createError('INVALID_OPTION', `${outDir} is a non-empty folder that holds no model (${MANIFEST_FILE}); choose a new or empty folder, or a previous model to replace`);
+  }
+}
+
+/** Convert `loaded` and write the package to `outDir` (replacing an earlier package there). Returns the conversion. */
 export async function writeKerasPackage(loaded: LoadedKerasModel, outDir: string, options: KerasPackageOptions): Promise<Converted> {
+  await checkReplaceable(outDir);
   // Emitted once; the classifier and each feature extractor are finished from it.
   const emitted = options.emitted ?? emitKeras(loaded.model);
   const head = options.head;

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createError, isImgclsError } from '../errors.ts';
 import { emitKeras, finishKeras, type Emitted, type Pooling } from '../keras/convert.ts';
 import { CROP_SIGNED, kerasManifest, NSFWJS_PREPROCESS, parsePooling, poolName, STRETCH_UNIT, type KerasPreprocess } from '../keras/package.ts';
-import { loadModelJson, loadNsfwBundle, type LoadedKerasModel } from '../keras/source.ts';
+import { loadModelJson, loadNsfwBundle, type LoadedKerasModel, type NsfwBundle } from '../keras/source.ts';
 import { parseManifest } from '../model/manifest.ts';
 import type { PreprocessSpec } from '../model/spec.ts';
 import { BUILTIN_MODELS, DEFAULT_MODEL, nsfwSource } from '../store/builtin.ts';
@@ -16,15 +16,21 @@ import { BUILTIN_MODELS, DEFAULT_MODEL, nsfwSource } from '../store/builtin.ts';
 export const DEFAULT_BACKBONE = DEFAULT_MODEL;
 
 /**
- * Measured tap points per built-in (see examples/fashion-mnist/README.md):
+ * Measured tap points per nsfwjs bundle, however it is named (see examples/fashion-mnist/README.md):
  * nsfwjs fine-tuned MobileNetV2's last blocks on its own five classes, so
  * block 13's expansion, pooled on a 2×2 grid, transfers better than the
  * final features.
  */
-const DEFAULT_TAPS: Record<string, { layer: string; pool: Pooling }> = {
-  'nsfw-mobilenet-v2': { layer: 'block_13_expand_relu', pool: { grid: 2 } },
-  'nsfw-inception-v3': { layer: 'auto', pool: 'avg' },
+const MEASURED_TAPS: Partial<Record<NsfwBundle, Tap>> = {
+  mobilenet_v2: { layer: 'block_13_expand_relu', pool: { grid: 2 } },
 };
+/** Elsewhere: the last spatial layer, averaged. */
+const AUTO_TAP: Tap = { layer: 'auto', pool: 'avg' };
+
+interface Tap {
+  layer: string;
+  pool: Pooling;
+}
 
 export interface BackboneOptions {
   /** A built-in name, nsfw:mobilenet_v2, or a TF.js model.json (or its directory). */
@@ -53,9 +59,9 @@ export interface Backbone {
   id: string;
 }
 
-async function loadSource(name: string): Promise<{ loaded: LoadedKerasModel; preprocess: KerasPreprocess }> {
+async function loadSource(name: string): Promise<{ loaded: LoadedKerasModel; preprocess: KerasPreprocess; tap: Tap }> {
   const bundle = BUILTIN_MODELS[name]?.bundle ?? nsfwSource(name);
-  if (bundle) return { loaded: loadNsfwBundle(bundle), preprocess: NSFWJS_PREPROCESS };
+  if (bundle) return { loaded: loadNsfwBundle(bundle), preprocess: NSFWJS_PREPROCESS, tap: MEASURED_TAPS[bundle] ?? AUTO_TAP };
   if (name.startsWith('nsfw:')) throw createError('INVALID_OPTION', `Unknown nsfwjs model ${name}; expected nsfw:mobilenet_v2 or nsfw:inception_v3`);
   let loaded: LoadedKerasModel;
   try {
@@ -67,13 +73,12 @@ async function loadSource(name: string): Promise<{ loaded: LoadedKerasModel; pre
     throw err;
   }
   // Teachable Machine models were trained on centre crops scaled to [-1, 1]; other Keras models usually on [0, 1].
-  return { loaded, preprocess: loaded.metadata.teachableMachine ? CROP_SIGNED : STRETCH_UNIT };
+  return { loaded, preprocess: loaded.metadata.teachableMachine ? CROP_SIGNED : STRETCH_UNIT, tap: AUTO_TAP };
 }
 
 export async function loadBackbone(options: BackboneOptions = {}): Promise<Backbone> {
   const name = options.backbone ?? DEFAULT_BACKBONE;
-  const { loaded, preprocess } = await loadSource(name);
-  const tap = DEFAULT_TAPS[BUILTIN_MODELS[name] ? name : ''] ?? { layer: 'auto', pool: 'avg' as Pooling };
+  const { loaded, preprocess, tap } = await loadSource(name);
   const pool = options.pool ? parsePooling(options.pool) : options.layer ? 'avg' : tap.pool;
   const emitted = emitKeras(loaded.model);
   const converted = finishKeras(emitted, { cut: options.layer ?? tap.layer, pool, outputName: 'features' });

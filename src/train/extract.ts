@@ -126,9 +126,10 @@ export async function extractFeatures(session: ModelSession, backbone: Backbone,
     options.onProgress?.(Math.min(after, paths.length));
   }
   // The same bytes under two names: computed (or read) once, copied to both rows.
+  const failedRows = new Set(failed.map((f) => f.index));
   for (const c of copies) {
     const src = seen.get(c.from)!;
-    if (failed.some((f) => f.index === src)) failed.push({ index: c.row, path: paths[c.row]!, message: `same bytes as ${paths[src]}, which failed` });
+    if (failedRows.has(src)) failed.push({ index: c.row, path: paths[c.row]!, message: `same bytes as ${paths[src]}, which failed` });
     else x.data.copyWithin(c.row * dim, src * dim, (src + 1) * dim);
   }
   return { x, failed, computed, cached };

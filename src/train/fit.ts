@@ -6,7 +6,7 @@
  */
 import { AdamW, cosineLr } from './adamw.ts';
 import { backward, cloneHead, crossEntropy, forward, initHead, softmaxRows, type Head } from './head.ts';
-import { matrix, type Linalg, type Matrix } from './linalg.ts';
+import { gatherRows, matrix, rowsOf, type Linalg, type Matrix } from './linalg.ts';
 import { Random } from './random.ts';
 import type { EpochRecord } from './report-types.ts';
 
@@ -51,24 +51,12 @@ export function balancedWeights(y: Int32Array, classes: number): Float32Array {
   return Float32Array.from(counts, (n) => (n === 0 ? 0 : y.length / (classes * n)));
 }
 
-/** Copy the rows `indices[from..to)` of `x` into one batch matrix. */
-function gather(x: Matrix, indices: Int32Array, from: number, to: number): Matrix {
-  const out = matrix(to - from, x.cols);
-  for (let i = from; i < to; i++) {
-    const r = indices[i]!;
-    out.data.set(x.data.subarray(r * x.cols, (r + 1) * x.cols), (i - from) * x.cols);
-  }
-  return out;
-}
-
-const rows = (x: Matrix, from: number, to: number): Matrix => matrix(to - from, x.cols, x.data.subarray(from * x.cols, to * x.cols));
-
 /** Class probabilities for every row of `x`, computed in chunks. */
 export async function predictProbabilities(la: Linalg, head: Head, x: Matrix, chunk = 2048): Promise<Matrix> {
   const out = matrix(x.rows, head.shape.classes);
   for (let from = 0; from < x.rows; from += chunk) {
     const to = Math.min(x.rows, from + chunk);
-    const { logits } = await forward(la, head, rows(x, from, to));
+    const { logits } = await forward(la, head, rowsOf(x, from, to));
     softmaxRows(logits);
     out.data.set(logits.data, from * out.cols);
   }
@@ -83,7 +71,7 @@ async function measure(la: Linalg, head: Head, data: LabelledFeatures, lossOptio
   const chunk = 2048;
   for (let from = 0; from < data.x.rows; from += chunk) {
     const to = Math.min(data.x.rows, from + chunk);
-    const { logits } = await forward(la, head, rows(data.x, from, to));
+    const { logits } = await forward(la, head, rowsOf(data.x, from, to));
     const r = crossEntropy(logits, data.y.subarray(from, to), lossOptions);
     // Each chunk's loss is its weighted mean; the set's is the mean over all the weight.
     loss += r.loss * r.weight;
@@ -107,6 +95,8 @@ export async function fitHead(la: Linalg, train: LabelledFeatures, val: Labelled
   const stepsPerEpoch = Math.ceil(n / batch);
   const totalSteps = stepsPerEpoch * options.epochs;
   const order = Int32Array.from({ length: n }, (_, i) => i);
+  // One batch buffer for the whole run: the hot loop allocates no feature rows.
+  const buffer = new Float32Array(batch * train.x.cols);
   const history: EpochRecord[] = [];
   let best = { accuracy: -1, epoch: 0, head: cloneHead(head) };
   let step = 0;
@@ -114,13 +104,13 @@ export async function fitHead(la: Linalg, train: LabelledFeatures, val: Labelled
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const began = performance.now();
     const lrAtStart = cosineLr(options.lr, step, totalSteps);
-    shuffler.shuffle(order as unknown as number[]);
+    shuffler.shuffle(order);
     let lossSum = 0;
     let weightSum = 0;
     let correct = 0;
     for (let from = 0; from < n; from += batch) {
       const to = Math.min(n, from + batch);
-      const x = gather(train.x, order, from, to);
+      const x = gatherRows(train.x, order, from, to, buffer);
       const y = Int32Array.from({ length: to - from }, (_, i) => train.y[order[from + i]!]!);
       const pass = await forward(la, head, x);
       const { loss, correct: right, grad, weight } = crossEntropy(pass.logits, y, lossOptions);

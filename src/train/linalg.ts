@@ -20,6 +20,23 @@ export const matrix = (rows: number, cols: number, data: Float32Array = new Floa
   return { data, rows, cols };
 };
 
+/** Rows [from, to) of `x`, as a view (no copy). */
+export const rowsOf = (x: Matrix, from: number, to: number): Matrix => matrix(to - from, x.cols, x.data.subarray(from * x.cols, to * x.cols));
+
+/**
+ * Rows `indices[from..to)` of `x`, copied into one matrix: into `into` when
+ * given (a batch buffer reused step after step), else a new one.
+ */
+export function gatherRows(x: Matrix, indices: ArrayLike<number>, from = 0, to = indices.length, into?: Float32Array): Matrix {
+  const n = to - from;
+  const out = matrix(n, x.cols, into ? into.subarray(0, n * x.cols) : new Float32Array(n * x.cols));
+  for (let i = from; i < to; i++) {
+    const r = indices[i]!;
+    out.data.set(x.data.subarray(r * x.cols, (r + 1) * x.cols), (i - from) * x.cols);
+  }
+  return out;
+}
+
 type Form = 'nn' | 'tn' | 'nt';
 
 /** Y = op(A) · op(B), where op transposes A for `tn` and B for `nt`. */

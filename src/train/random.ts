@@ -34,11 +34,11 @@ export class Random {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
   }
 
-  /** Shuffle `items` in place (Fisher–Yates) and return it. */
-  shuffle<T>(items: T[]): T[] {
+  /** Shuffle `items` (an array or a typed array) in place (Fisher–Yates) and return it. */
+  shuffle<A extends { length: number; [i: number]: unknown }>(items: A): A {
     for (let i = items.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      [items[i], items[j]] = [items[j]!, items[i]!];
+      [items[i], items[j]] = [items[j], items[i]];
     }
     return items;
   }

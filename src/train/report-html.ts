@@ -6,7 +6,8 @@
  * folder names and may contain markup.
  */
 import type { EvaluationMetrics } from './metrics.ts';
-import { escapeHtml as e, heatmap, lineChart } from './report-svg.ts';
+import { escapeHtml as e } from '../html.ts';
+import { heatmap, lineChart } from './report-svg.ts';
 import type { TrainReport } from './report-types.ts';
 
 /** Above this many classes the confusion matrix drops the numbers in its cells; tooltips still carry them. */

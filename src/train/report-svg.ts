@@ -7,8 +7,6 @@
 
 import { escapeHtml } from '../html.ts';
 
-export { escapeHtml };
-
 /** Coordinates with one decimal: enough for a screen, and keeps 100-class matrices small. */
 const c = (v: number): string => String(Math.round(v * 10) / 10);
 

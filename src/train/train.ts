@@ -5,11 +5,10 @@
  * its report.
  */
 import { createHash } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { topK } from '../engine/postprocess.ts';
 import { ModelSession } from '../engine/session.ts';
 import { createError } from '../errors.ts';
-import { poolName, writeKerasPackage } from '../keras/package.ts';
-import { MANIFEST_FILE } from '../model/manifest.ts';
+import { checkReplaceable, poolName, writeKerasPackage } from '../keras/package.ts';
 import { VERSION } from '../version.ts';
 import { DEFAULT_AUGMENT } from './augment.ts';
 import { loadBackbone, type Backbone, type BackboneOptions } from './backbone.ts';
@@ -18,7 +17,7 @@ import { extractFeatures, type AugmentView } from './extract.ts';
 import { FeatureCache } from './feature-cache.ts';
 import { fitHead, predictProbabilities, type HeadOptions, type LabelledFeatures } from './fit.ts';
 import type { Head } from './head.ts';
-import { Linalg, matrix, type Matrix } from './linalg.ts';
+import { gatherRows, Linalg, matrix, rowsOf, type Matrix } from './linalg.ts';
 import { evaluateScores, type EvaluationMetrics } from './metrics.ts';
 import { renderReportHtml } from './report-html.ts';
 import type { TrainReport } from './report-types.ts';
@@ -66,32 +65,19 @@ export interface TrainOptions {
 
 const quiet: StepProgress = { tick: () => {}, done: () => {} };
 
-/** Refuse to replace a directory that is not an imgcls package: --out must never eat the user's files. */
-async function checkOut(out: string): Promise<void> {
-  let entries: string[];
-  try {
-    if (!(await stat(out)).isDirectory()) throw createError('INVALID_OPTION', `--out ${out} exists and is not a directory`);
-    entries = await readdir(out);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  if (entries.length > 0 && !entries.includes(MANIFEST_FILE)) {
-    throw createError('INVALID_OPTION', `--out ${out} is a non-empty folder that holds no model (${MANIFEST_FILE}); choose a new or empty folder, or a previous model to replace`);
-  }
-}
-
 interface Part {
   images: LabelledImage[];
   features: LabelledFeatures;
 }
 
-/** Rows of `x` for the images that were read, with their class indices. */
-function keep(images: LabelledImage[], x: Matrix, failedRows: Set<number>, classIndex: Map<string, number>): Part {
-  const rows = images.map((_, i) => i).filter((i) => !failedRows.has(i));
+/**
+ * The images of one split that were read, with their features (rows of `x`)
+ * and class indices. `failed` holds row numbers counted from `offset`.
+ */
+function keep(images: LabelledImage[], x: Matrix, failed: ReadonlySet<number>, offset: number, classIndex: Map<string, number>): Part {
+  const rows = images.map((_, i) => i).filter((i) => !failed.has(offset + i));
   // Without failures the rows are `x` itself (a view): 60,000 × 2,304 features are 550 MB not to copy.
-  const out = failedRows.size === 0 ? x : matrix(rows.length, x.cols);
-  if (out !== x) rows.forEach((r, i) => out.data.set(x.data.subarray(r * x.cols, (r + 1) * x.cols), i * x.cols));
+  const out = rows.length === images.length ? x : gatherRows(x, rows);
   return {
     images: rows.map((r) => images[r]!),
     features: { x: out, y: Int32Array.from(rows, (r) => classIndex.get(images[r]!.label)!) },
@@ -112,11 +98,10 @@ function concatRows(parts: Matrix[]): Matrix {
 async function evaluate(la: Linalg, head: Head, part: LabelledFeatures, classes: string[]): Promise<EvaluationMetrics> {
   const p = await predictProbabilities(la, head, part.x);
   const k = Math.min(5, classes.length);
-  const scored = Array.from({ length: p.rows }, (_, r) => {
-    const row = p.data.subarray(r * p.cols, (r + 1) * p.cols);
-    const ranked = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]!).slice(0, k);
-    return { truth: part.y[r]!, ranked };
-  });
+  const scored = Array.from({ length: p.rows }, (_, r) => ({
+    truth: part.y[r]!,
+    ranked: topK(rowsOf(p, r, r + 1).data, classes, k).map((prediction) => prediction.index),
+  }));
   return evaluateScores(classes, scored);
 }
 
@@ -130,7 +115,8 @@ export async function train(options: TrainOptions): Promise<TrainReport> {
   const head: HeadOptions = { ...DEFAULT_HEAD, ...options.head };
   const augmentViews = options.augment ?? 0;
   const { dataset } = options;
-  await checkOut(options.out);
+  // Checked now, not after an hour of features; writeKerasPackage checks again before it replaces anything.
+  await checkReplaceable(options.out);
   const splits = chooseSplits(dataset, options.valFraction ?? 0.1, head.seed);
   const classIndex = new Map(dataset.classes.map((c, i) => [c, i]));
 
@@ -161,15 +147,18 @@ export async function train(options: TrainOptions): Promise<TrainReport> {
   const augmented: Matrix[] = [];
   try {
     const plain = await extractWith(all, 'Features');
-    const failedRows = new Set(plain.failed.map((f) => f.index));
+    const failed = new Set(plain.failed.map((f) => f.index));
     for (const f of plain.failed) skipped.push(`${f.path}: ${f.message}`);
-    const slice = (from: number, to: number) => matrix(to - from, plain.x.cols, plain.x.data.subarray(from * plain.x.cols, to * plain.x.cols));
-    const shifted = (from: number, to: number) => new Set([...failedRows].filter((r) => r >= from && r < to).map((r) => r - from));
-    const nTrain = splits.train.length;
-    const nVal = splits.val.length;
-    trainPart = keep(splits.train, slice(0, nTrain), shifted(0, nTrain), classIndex);
-    valPart = keep(splits.val, slice(nTrain, nTrain + nVal), shifted(nTrain, nTrain + nVal), classIndex);
-    if (splits.test) testPart = keep(splits.test, slice(nTrain + nVal, all.length), shifted(nTrain + nVal, all.length), classIndex);
+    // `all` is train, then val, then test: each split's rows follow the previous split's.
+    let at = 0;
+    const part = (images: LabelledImage[]): Part => {
+      const from = at;
+      at += images.length;
+      return keep(images, rowsOf(plain.x, from, at), failed, from, classIndex);
+    };
+    trainPart = part(splits.train);
+    valPart = part(splits.val);
+    if (splits.test) testPart = part(splits.test);
     for (let v = 1; v <= augmentViews; v++) {
       const view: AugmentView = { view: v, seed: head.seed, options: DEFAULT_AUGMENT };
       const r = await extractWith(trainPart.images, `Augmented view ${v}/${augmentViews}`, view);
