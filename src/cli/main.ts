@@ -26,7 +26,7 @@ const subCommands: Record<string, CommandDef<any>> = {
 };
 
 export const mainCommand = defineCommand({
-  meta: { name: 'imgcls', version: VERSION, description: 'Image classification: serve models over HTTP, predict, evaluate, inspect, convert and list models (train comes in a later release)' },
+  meta: { name: 'imgcls', version: VERSION, description: 'Image classification: serve models over HTTP, predict, evaluate, train, inspect, convert and list models' },
   subCommands,
 });
 
