@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   // Server
   INTERNAL_ERROR: 500,
   MODEL_LOADING: 503,
+  OVERLOADED: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

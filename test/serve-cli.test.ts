@@ -111,7 +111,7 @@ describe('imgcls serve flags', () => {
       const models = (await (await fetch(`${s.url}/models`)).json()) as ModelList;
       assert.deepEqual(models.models.map((m) => m.name), ['nsfw-mobilenet-v2', 'small']);
       assert.equal(models.default, 'small');
-      assert.match(s.stderr(), /serving nsfw-mobilenet-v2, small \(default small\)/);
+      assert.match(s.stderr(), /serving nsfw-mobilenet-v2, small \(default small;/);
     } finally {
       s.child.kill('SIGTERM');
       await once(s.child, 'exit');

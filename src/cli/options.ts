@@ -4,7 +4,7 @@
  */
 import type { ArgsDef } from 'citty';
 import { createError } from '../errors.ts';
-import { Classifier, DEFAULT_MAX_BATCH, type ClassifierOptions, type Resampler } from '../engine/classifier.ts';
+import { Classifier, DEFAULT_MAX_BATCH, DEFAULT_MAX_DELAY_MS, type ClassifierOptions, type Resampler } from '../engine/classifier.ts';
 import { DEFAULT_TOP_K, parseTopKText, type TopK } from '../engine/postprocess.ts';
 import type { Device, GraphOptimization } from '../engine/session.ts';
 import { INTERPOLATION_NAMES, INTERPOLATIONS, type InterpolationName } from '../model/manifest.ts';
@@ -21,6 +21,17 @@ const invalid = (flag: string, expected: string, value: unknown): never => {
 export function parsePositiveInt(flag: string, value: string): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) < 1) invalid(flag, 'a positive integer', value);
   return Number(value);
+}
+
+export function parseNonNegativeInt(flag: string, value: string): number {
+  if (!/^\d+$/.test(value.trim())) invalid(flag, 'a whole number of at least 0', value);
+  return Number(value);
+}
+
+export function parseNonNegativeNumber(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) invalid(flag, 'a number of at least 0', value);
+  return n;
 }
 
 export function parseNumber(flag: string, value: string, positive = false): number {
@@ -67,11 +78,13 @@ export const INTERPOLATION_HELP = (() => {
 export const modelArgs = {
   model: { type: 'string', description: `Model: a built-in (${DEFAULT_MODEL} is the default), a name in the store, or a package directory`, valueHint: 'name|dir' },
   store: { type: 'string', description: 'Model store directory (default: $IMGCLS_HOME, else ~/.cache/imgcls)', valueHint: 'dir' },
-  threads: { type: 'string', description: 'Threads per inference (default: one per core)', valueHint: 'n' },
+  workers: { type: 'string', description: 'Inference worker threads (default: one per CPU; 0 runs the model on the main thread)', valueHint: 'n' },
+  threads: { type: 'string', description: 'onnxruntime threads per worker (default 1; with --workers 0, one per core)', valueHint: 'n' },
   device: { type: 'string', description: 'Execution provider: cpu or cuda (falls back to cpu with a warning)', default: 'cpu' },
   optimization: { type: 'string', description: 'Graph optimisation: disabled, basic, extended or all', default: 'all' },
   resampler: { type: 'string', description: 'Who resizes: sharp (fast, shrink-on-load) or pillow (PIL-exact pixels, full-size decode)', default: 'sharp' },
-  'batch-size': { type: 'string', description: 'Most images per inference call', default: String(DEFAULT_MAX_BATCH), valueHint: 'n' },
+  'batch-size': { type: 'string', description: `Most images per inference call (default: the package's batching.max_batch, else ${DEFAULT_MAX_BATCH})`, valueHint: 'n' },
+  'max-delay': { type: 'string', description: `Most ms an image waits for others to fill a batch while a worker is idle (default: the package's batching.max_delay_ms, else ${DEFAULT_MAX_DELAY_MS})`, valueHint: 'ms' },
   size: { type: 'string', description: 'Override: model input size, e.g. 224 or 224x160', valueHint: 'WxH' },
   resize: { type: 'string', description: 'Override: resize the shorter side to this, then centre crop', valueHint: 'n' },
   'resize-mode': { type: 'string', description: 'Override: shorter (then crop), stretch or none' },
@@ -112,7 +125,9 @@ export function classifierOptions(args: ModelArgValues, onWarning: (m: string) =
     threads: v('threads') === undefined ? undefined : parsePositiveInt('threads', v('threads')!),
     device: parseChoice<Device>('device', v('device') ?? 'cpu', ['cpu', 'cuda']),
     optimization: parseChoice<GraphOptimization>('optimization', v('optimization') ?? 'all', ['disabled', 'basic', 'extended', 'all']),
-    maxBatch: v('batch-size') === undefined ? DEFAULT_MAX_BATCH : parsePositiveInt('batch-size', v('batch-size')!),
+    maxBatch: v('batch-size') === undefined ? undefined : parsePositiveInt('batch-size', v('batch-size')!),
+    maxDelayMs: v('max-delay') === undefined ? undefined : parseNonNegativeNumber('max-delay', v('max-delay')!),
+    workers: v('workers') === undefined ? undefined : parseNonNegativeInt('workers', v('workers')!),
     resampler: parseChoice<Resampler>('resampler', v('resampler') ?? 'sharp', ['sharp', 'pillow']),
     onWarning,
   };

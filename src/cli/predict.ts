@@ -43,9 +43,9 @@ export const predictCommand = defineCommand({
       else io.err(`${file}: ${result.error.code}: ${result.error.message}`);
     };
     try {
-      // Read and classify a batch at a time, so output streams and memory stays flat on big folders.
-      // classifierOptions always sets maxBatch (the --batch-size flag, else DEFAULT_MAX_BATCH).
-      const chunk = options.maxBatch!;
+      // Read and classify a few batches at a time, so output streams and memory stays flat on big folders,
+      // while every worker has a batch to run.
+      const chunk = classifier.batching.maxBatch * Math.max(1, classifier.workers);
       for (let i = 0; i < files.length; i += chunk) {
         const names = files.slice(i, i + chunk);
         const results = await classifyFiles(classifier, names, { topK });

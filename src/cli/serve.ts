@@ -5,7 +5,7 @@
  * in-flight requests finish, new connections are refused.
  */
 import { defineCommand } from 'citty';
-import { Classifier, type ClassifierOptions } from '../engine/classifier.ts';
+import { Classifier, DEFAULT_MAX_QUEUE, type ClassifierOptions } from '../engine/classifier.ts';
 import { createError } from '../errors.ts';
 import { buildApp } from '../server/app.ts';
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_URL_FETCH, serverConfig, type ServerConfig } from '../server/config.ts';
@@ -30,6 +30,7 @@ const args = {
   'save-uploads': { type: 'string', description: 'Store every classified image, re-encoded, with a JSON sidecar of its predictions', valueHint: 'dir' },
   'max-file-size': { type: 'string', description: 'Largest image upload', default: `${DEFAULT_LIMITS.fileBytes / MiB}MB`, valueHint: 'size' },
   'max-files': { type: 'string', description: 'Most images per request', default: String(DEFAULT_LIMITS.files), valueHint: 'n' },
+  'max-queue': { type: 'string', description: 'Most images admitted per model at once (decoding, queued or running); past it requests get 503 with Retry-After', default: String(DEFAULT_MAX_QUEUE), valueHint: 'n' },
   'max-pixels': { type: 'string', description: 'Refuse images whose header claims more pixels', default: String(DEFAULT_LIMITS.maxPixels), valueHint: 'n' },
   'log-level': { type: 'string', description: 'fatal, error, warn, info, debug, trace or silent', default: 'info' },
 } as const;
@@ -88,6 +89,7 @@ export const serveCommand = defineCommand({
     const config = configFrom(a as ServeArgs);
     const options = classifierOptions(a, (m) => io.err(`warning: ${m}`));
     options.maxPixels = config.limits.maxPixels;
+    options.maxQueue = parsePositiveInt('max-queue', typeof a['max-queue'] === 'string' ? a['max-queue'] : String(DEFAULT_MAX_QUEUE));
     const refs = repeatedFlag(rawArgs, 'model');
     if (refs.length === 0) refs.push(DEFAULT_MODEL);
     const wantedDefault = typeof a.default === 'string' ? a.default : undefined;
@@ -105,7 +107,9 @@ export const serveCommand = defineCommand({
       const address = await app.listen({ host: config.host, port: config.port });
       io.err(`imgcls: listening on ${address} (web page /, API docs /docs, metrics /metrics); loading ${refs.join(', ')}`);
       await loadModels(registry, refs, wantedDefault, typeof a.store === 'string' ? a.store : undefined, options, io);
-      io.err(`imgcls: ready; serving ${registry.names.join(', ')} (default ${registry.defaultModel})`);
+      const first = registry.get().classifier;
+      const how = `${first.workers > 0 ? `${first.workers} inference worker${first.workers === 1 ? '' : 's'}` : 'inference on the main thread'}, batches of up to ${first.batching.maxBatch}, max delay ${first.batching.maxDelayMs} ms, queue ${first.maxQueue}`;
+      io.err(`imgcls: ready; serving ${registry.names.join(', ')} (default ${registry.defaultModel}; ${how})`);
       // Resolves when a signal (or anything else) closes the app; it never rejects.
       await closed;
     } catch (err) {

@@ -2,20 +2,34 @@
  * The classification pipeline: decode → preprocess → infer → postprocess.
  * This file only sequences the stages; each lives in its own module.
  */
-import { isImgclsError, type ImgclsError } from '../errors.ts';
-import { decodeImage, type DecodedImage } from '../image/decode.ts';
+import { availableParallelism } from 'node:os';
+import { createError, isImgclsError, type ImgclsError } from '../errors.ts';
+import { decodeImage } from '../image/decode.ts';
 import type { Pixels, RgbImage } from '../image/pixels.ts';
-import { fitToInput, writeTensor } from '../image/preprocess.ts';
+import { fitToInput } from '../image/preprocess.ts';
 import { readPackage } from '../model/package.ts';
 import { resolveSpec, type ResolvedSpec, type SpecOverrides } from '../model/resolve.ts';
 import type { GraphSignature, TensorInfo } from '../model/spec.ts';
+import { Batcher, type BatchedRow } from './batcher.ts';
 import { DEFAULT_TOP_K, postprocess, scoreRows, type Prediction, type TopK } from './postprocess.ts';
-import { ModelSession, type SessionOptions } from './session.ts';
+import { InThreadRunner, type InferenceRunner } from './runner.ts';
+import type { SessionOptions } from './session.ts';
+import { WorkerPool } from './worker-pool.ts';
 
 export interface ClassifierOptions extends SessionOptions {
   overrides?: SpecOverrides;
   /** The most images one inference call takes; larger requests are split. */
   maxBatch?: number;
+  /** How long an image waits for others to fill a batch while a worker is free (ms). */
+  maxDelayMs?: number;
+  /**
+   * Inference worker threads; 0 runs the model on the calling thread, which
+   * blocks it for every run. Default: one per CPU, each with one
+   * onnxruntime thread (see worker-pool.ts for the measurement).
+   */
+  workers?: number;
+  /** Most images admitted at once (decoding, queued or running); past it classify() throws OVERLOADED. */
+  maxQueue?: number;
   /** Refuse images whose header claims more pixels than this. */
   maxPixels?: number;
   /**
@@ -31,126 +45,174 @@ export type Resampler = 'sharp' | 'pillow';
 
 export interface ClassifyOptions {
   topK?: TopK;
-  /** Called after each inference call with its batch size and duration (the server's metrics). */
-  onBatch?: (size: number, ms: number) => void;
+}
+
+/** Where one image's time went, in ms. */
+export interface ImageTiming {
+  /** Decoding, with sharp's resize and crop when it does them. */
+  decodeMs: number;
+  /** Resizing in JS (align-corners, Pillow's resampler); 0 when sharp resized. */
+  resizeMs: number;
+  /** Waiting for a batch and a free worker. */
+  queueMs: number;
+  /** Its batch's float tensor, written in the worker. */
+  preprocessMs: number;
+  /** Its batch's onnxruntime run. */
+  inferMs: number;
+  batchSize: number;
 }
 
 export type ClassifyResult =
-  | { ok: true; predictions: Prediction[]; timing: { decodeMs: number; inferMs: number } }
+  | { ok: true; predictions: Prediction[]; timing: ImageTiming }
   | { ok: false; error: ImgclsError };
 
 export const DEFAULT_MAX_BATCH = 8;
+/** Measured on 2 vCPUs (BENCHMARKS.md, "Batching"): see there for how it scales. */
+export const DEFAULT_MAX_DELAY_MS = 0;
+export const DEFAULT_MAX_QUEUE = 256;
+export const defaultWorkers = (): number => Math.max(1, availableParallelism());
 
 export class Classifier {
   /** The graph input that takes the image (resolveSpec checked it exists). */
   readonly input: TensorInfo;
+  /** Set by the server to count batches per model. */
+  onBatch: ((size: number, ms: number) => void) | undefined;
+  private readonly batcher: Batcher;
+  private admitted = 0;
 
   private constructor(
     readonly spec: ResolvedSpec,
     readonly modelPath: string,
-    private readonly session: ModelSession,
+    private readonly runner: InferenceRunner,
     private readonly options: ClassifierOptions,
   ) {
-    this.input = session.signature.inputs.find((i) => i.name === spec.inputName)!;
+    this.input = runner.signature.inputs.find((i) => i.name === spec.inputName)!;
+    runner.configure({ inputName: spec.inputName, outputName: spec.outputName, preprocess: spec.preprocess });
+    // A graph with a fixed batch of 1 is fed one image at a time.
+    // Flags first, then the package's own settings, then the measured defaults.
+    const maxBatch = this.input.shape[0] === 1 ? 1 : Math.max(1, options.maxBatch ?? spec.batching?.maxBatch ?? DEFAULT_MAX_BATCH);
+    const maxDelayMs = options.maxDelayMs ?? spec.batching?.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
+    this.batcher = new Batcher(runner, { maxBatch, maxDelayMs }, (size, ms) => this.onBatch?.(size, ms));
   }
 
   /**
-   * Load a model package directory, check it against its graph, and open it.
+   * Load a model package directory, check it against its graph, and open it
+   * in the inference workers.
    * @throws ImgclsError MODEL_NOT_FOUND, MODEL_INVALID, LABELS_INVALID or MODEL_MISMATCH.
    */
   static async load(dir: string, options: ClassifierOptions = {}): Promise<Classifier> {
     const pkg = await readPackage(dir);
-    const session = await ModelSession.open(pkg.modelPath, options);
+    const workers = options.workers ?? defaultWorkers();
+    // One onnxruntime thread per worker unless told otherwise: the workers are the parallelism.
+    const session: SessionOptions = { ...options, threads: options.threads ?? (workers > 0 ? 1 : undefined) };
+    const runner = workers > 0 ? await WorkerPool.open(pkg.modelPath, { ...session, workers }) : await InThreadRunner.open(pkg.modelPath, session);
     try {
-      const spec = resolveSpec(pkg.spec, session.signature, options.overrides);
-      return new Classifier(spec, pkg.modelPath, session, options);
+      const spec = resolveSpec(pkg.spec, runner.signature, options.overrides);
+      return new Classifier(spec, pkg.modelPath, runner, options);
     } catch (err) {
-      await session.close();
+      await runner.close();
       throw err;
     }
   }
 
   get signature(): GraphSignature {
-    return this.session.signature;
+    return this.runner.signature;
   }
-
-
 
   get device(): string {
-    return this.session.device;
+    return this.runner.device;
   }
 
-  /** True when the graph takes a batch of any size; a fixed batch of 1 is fed one image at a time. */
-  private get batchable(): boolean {
-    return this.input.shape[0] !== 1;
+  /** Inference workers (0: the calling thread). */
+  get workers(): number {
+    return this.runner instanceof WorkerPool ? this.runner.capacity : 0;
+  }
+
+  get batching(): { maxBatch: number; maxDelayMs: number } {
+    return { ...this.batcher.options };
+  }
+
+  /** Images admitted and not yet answered. */
+  get pending(): number {
+    return this.admitted;
+  }
+
+  get maxQueue(): number {
+    return this.options.maxQueue ?? Infinity;
+  }
+
+  /** True when no further image would be admitted: the server refuses requests before reading them. */
+  get saturated(): boolean {
+    return this.admitted >= this.maxQueue;
+  }
+
+  /**
+   * Count `n` images in for the length of `work`, or refuse them all.
+   * @throws ImgclsError OVERLOADED when they do not fit under maxQueue.
+   */
+  private async admit<T>(n: number, work: () => Promise<T>): Promise<T> {
+    if (this.admitted + n > this.maxQueue) {
+      throw createError('OVERLOADED', `The server is at capacity (${this.admitted} images in progress, limit ${this.maxQueue}); retry shortly`);
+    }
+    this.admitted += n;
+    try {
+      return await work();
+    } finally {
+      this.admitted -= n;
+    }
   }
 
   /**
    * Classify encoded images. Each image gets its own result: one that fails
-   * to decode carries its error, and the others still run.
+   * to decode carries its error, and the others still run. Each image goes
+   * on to inference as soon as it is decoded, in whatever batch it joins.
+   * @throws ImgclsError OVERLOADED when the images are more than the queue takes.
    */
-  async classify(inputs: readonly Uint8Array[], options: ClassifyOptions = {}): Promise<ClassifyResult[]> {
-    const decodeStart = performance.now();
+  classify(inputs: readonly Uint8Array[], options: ClassifyOptions = {}): Promise<ClassifyResult[]> {
+    const k = options.topK ?? DEFAULT_TOP_K;
+    return this.admit(inputs.length, () => Promise.all(inputs.map((bytes) => this.classifyOne(bytes, k))));
+  }
+
+  private async classifyOne(bytes: Uint8Array, k: TopK): Promise<ClassifyResult> {
+    const pre = this.spec.preprocess;
     // sharp resizes while decoding unless the user asked for Pillow's pixels; the decoder says per image (`fitted`) whether it did.
     const inDecoder = this.options.resampler !== 'pillow';
-    const decoded = await Promise.allSettled(
-      inputs.map((bytes) => decodeImage(bytes, { spec: inDecoder ? this.spec.preprocess : undefined, maxPixels: this.options.maxPixels })),
-    );
-    const decodeMs = performance.now() - decodeStart;
-    const results: ClassifyResult[] = new Array(inputs.length);
-    const good: { index: number; image: DecodedImage }[] = [];
-    decoded.forEach((d, index) => {
-      if (d.status === 'fulfilled') good.push({ index, image: d.value });
+    const began = performance.now();
+    let image;
+    try {
+      image = await decodeImage(bytes, { spec: inDecoder ? pre : undefined, maxPixels: this.options.maxPixels });
+    } catch (err) {
       // decodeImage maps every decoding failure onto the catalogue; anything else is a bug, not a bad image.
-      else if (isImgclsError(d.reason)) results[index] = { ok: false, error: d.reason };
-      else throw d.reason;
-    });
-    if (good.length > 0) {
-      const inferStart = performance.now();
-      const pre = this.spec.preprocess;
-      const ready = good.map((g) => (g.image.fitted ? g.image : fitToInput(g.image, pre)));
-      const predictions = await this.classifyPixels(ready, options, true);
-      const inferMs = performance.now() - inferStart;
-      good.forEach((g, i) => {
-        results[g.index] = { ok: true, predictions: predictions[i]!, timing: { decodeMs, inferMs } };
-      });
+      if (isImgclsError(err)) return { ok: false, error: err };
+      throw err;
     }
-    return results;
+    const decoded = performance.now();
+    const ready = image.fitted ? image : fitToInput(image, pre);
+    const resizeMs = performance.now() - decoded;
+    try {
+      const row = await this.batcher.submit(ready);
+      return { ok: true, predictions: this.rank(row, k), timing: { decodeMs: decoded - began, resizeMs, ...timingOf(row) } };
+    } catch (err) {
+      if (isImgclsError(err)) return { ok: false, error: err };
+      throw err;
+    }
+  }
+
+  private rank(row: BatchedRow, k: TopK): Prediction[] {
+    return postprocess(row.row, 1, this.spec.labels, this.spec.activation, k)[0]!;
   }
 
   /**
    * Classify decoded pixels. Unless `fitted` says they already have the
    * input size (the decoder resized them), they are resized and cropped here.
+   * @throws ImgclsError OVERLOADED, INFERENCE_FAILED.
    */
   async classifyPixels(images: readonly Pixels[], options: ClassifyOptions = {}, fitted = false): Promise<Prediction[][]> {
     const pre = this.spec.preprocess;
-    const ready = fitted ? images : images.map((img) => fitToInput(img as RgbImage, pre));
-    const maxBatch = this.batchable ? Math.max(1, this.options.maxBatch ?? DEFAULT_MAX_BATCH) : 1;
-    const out: Prediction[][] = [];
-    for (let start = 0; start < ready.length; start += maxBatch) {
-      const chunk = ready.slice(start, start + maxBatch);
-      const began = performance.now();
-      out.push(...(await this.runBatch(chunk, options.topK ?? DEFAULT_TOP_K)));
-      options.onBatch?.(chunk.length, performance.now() - began);
-    }
-    return out;
-  }
-
-  private async runBatch(images: readonly Pixels[], k: TopK): Promise<Prediction[][]> {
-    const first = images[0]!;
-    // Images of different sizes (no fixed input size) cannot share a tensor.
-    if (images.some((i) => i.width !== first.width || i.height !== first.height)) {
-      const each: Prediction[][] = [];
-      for (const img of images) each.push(...(await this.runBatch([img], k)));
-      return each;
-    }
-    const pre = this.spec.preprocess;
-    const per = first.width * first.height * 3;
-    const batch = new Float32Array(per * images.length);
-    images.forEach((img, i) => writeTensor(img, pre, batch, i * per));
-    const dims = pre.layout === 'NCHW' ? [images.length, 3, first.height, first.width] : [images.length, first.height, first.width, 3];
-    const output = await this.session.run(this.spec.inputName, batch, dims, this.spec.outputName);
-    return postprocess(output.data, images.length, this.spec.labels, this.spec.activation, k);
+    const k = options.topK ?? DEFAULT_TOP_K;
+    return this.admit(images.length, () =>
+      Promise.all(images.map(async (img) => this.rank(await this.batcher.submit(fitted ? img : fitToInput(img as RgbImage, pre)), k))),
+    );
   }
 
   /**
@@ -158,17 +220,23 @@ export class Classifier {
    * Inference Protocol's FP32 input), and return one row of class-ordered
    * scores per image after the package's activation, so they read like
    * `classify`'s.
-   * @throws ImgclsError INFERENCE_FAILED when the shape does not fit the graph, MODEL_MISMATCH when the output does not match the labels.
+   * @throws ImgclsError OVERLOADED, INFERENCE_FAILED when the shape does not fit the graph, MODEL_MISMATCH when the output does not match the labels.
    */
-  async scoresForTensor(data: Float32Array, dims: readonly number[], options: Pick<ClassifyOptions, 'onBatch'> = {}): Promise<Float64Array[]> {
-    const began = performance.now();
-    const output = await this.session.run(this.spec.inputName, data, dims, this.spec.outputName);
+  async scoresForTensor(data: Float32Array, dims: readonly number[]): Promise<Float64Array[]> {
     const batch = dims[0] ?? 1;
-    options.onBatch?.(batch, performance.now() - began);
-    return scoreRows(output.data, batch, this.spec.labels, this.spec.activation);
+    return this.admit(batch, async () => {
+      const began = performance.now();
+      const output = await this.runner.runTensor(data, dims);
+      this.onBatch?.(batch, performance.now() - began);
+      return scoreRows(output.data, batch, this.spec.labels, this.spec.activation);
+    });
   }
 
   async close(): Promise<void> {
-    await this.session.close();
+    await this.runner.close();
   }
+}
+
+function timingOf(row: BatchedRow): Omit<ImageTiming, 'decodeMs' | 'resizeMs'> {
+  return { queueMs: row.queueMs, preprocessMs: row.preprocessMs, inferMs: row.inferMs, batchSize: row.batchSize };
 }

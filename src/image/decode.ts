@@ -11,6 +11,11 @@ import { planGeometry } from './geometry.ts';
 import type { Rect, RgbImage } from './pixels.ts';
 import { cropRgb } from './preprocess.ts';
 
+// libvips' operation cache (up to 50 MB by default) keeps results to reuse
+// for an identical operation on identical input. A server decodes each
+// upload once, so the cache only holds memory.
+sharp.cache(false);
+
 /** Formats we decode, by sharp's metadata name. HEIF is accepted only with AV1 compression (AVIF). */
 export const ACCEPTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif'] as const;
 export type ImageFormat = (typeof ACCEPTED_FORMATS)[number];

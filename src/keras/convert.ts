@@ -1,14 +1,15 @@
 /**
  * Keras/TF.js layers model → ONNX. The model's layer calls (flattened by
  * topology.ts) are emitted one by one into an ONNX graph with an NHWC image
- * input, as Keras takes it; inside, images are held NCHW (see context.ts).
+ * input, as Keras takes it (or NCHW on request); inside, images are held
+ * NCHW (see context.ts).
  *
  * The same graph, cut at a named layer and pooled, is the feature extractor
  * the trainer uses.
  */
 import { createError } from '../errors.ts';
 import { encodeModel, GraphBuilder, int, ints } from '../onnx/model.ts';
-import { EmitContext, fromKerasOrder, toKerasOrder, WeightTable, type KTensor } from './context.ts';
+import { EmitContext, fromKerasOrder, NHWC_TO_NCHW, toKerasOrder, WeightTable, type KTensor } from './context.ts';
 import { LAYER_ALIASES, LAYERS } from './layers.ts';
 import { flattenTopology, type KerasGraph, type KerasShape, type LayerCall } from './topology.ts';
 import { decodeWeights, type WeightGroup } from './weights.ts';
@@ -23,15 +24,31 @@ export interface KerasModel {
 /** How a feature extractor pools its cut layer: globally, or averaged on a grid of n×n cells. */
 export type Pooling = 'avg' | 'max' | 'none' | { grid: number };
 
+/** The element order of the graph's image input: Keras's own (NHWC), or PyTorch's and Hugging Face's (NCHW). */
+export type InputLayout = 'NHWC' | 'NCHW';
+
 export interface ConvertOptions {
   /** Cut the graph at this layer's output (a feature extractor); `auto` is the last spatial layer. */
   cut?: string;
   /** Pooling of a cut at a spatial layer (default avg). */
   pool?: Pooling;
   inputName?: string;
+  /**
+   * The image input's layout (default NHWC, as Keras takes it). NCHW is the
+   * layout the graph holds images in anyway, so it only drops the input's
+   * Transpose: what Hugging Face's `pixel_values` [batch, 3, H, W] wants.
+   */
+  inputLayout?: InputLayout;
   outputName?: string;
   /** Dense layers appended after the (cut and pooled) output, then a softmax: a trained head. */
   head?: readonly DenseLayer[];
+  /**
+   * Output the scores before the final softmax (logits): the graph's last
+   * Softmax is left out. For consumers that apply the softmax themselves
+   * (transformers.js, imgcls's Hugging Face layout, where `logits` is the
+   * convention). Refused when the output does not end in a softmax.
+   */
+  logits?: boolean;
 }
 
 /** A fully connected layer for `head`: y = x · weights + bias, weights input-major (inputs × outputs). */
@@ -52,7 +69,9 @@ export interface LayerInfo {
 
 export interface Converted {
   onnx: Uint8Array;
+  /** The input's Keras shape (NHWC whatever `inputLayout` is; the ONNX input is permuted for NCHW). */
   input: { name: string; shape: KerasShape };
+  inputLayout: InputLayout;
   output: { name: string; shape: KerasShape };
   /** Every layer on the path to the output, with its Keras output shape. */
   layers: LayerInfo[];
@@ -69,7 +88,9 @@ export interface Emitted {
   ctx: EmitContext;
   /** Each Keras tensor id's value in the graph. */
   tensors: Map<string, KTensor>;
+  /** The input's Keras shape (NHWC whatever `inputLayout` is). */
   input: { name: string; shape: KerasShape };
+  inputLayout: InputLayout;
   /** Every layer on the path to the output, with its Keras output shape. */
   layers: LayerInfo[];
 }
@@ -153,20 +174,31 @@ const onnxShape = (shape: KerasShape) => shape.map((d, i) => d ?? (i === 0 ? 'ba
  * and emit every layer up to the model's output. `finishKeras` then makes a
  * model of it, as many times as needed (the classifier, feature extractors).
  */
-export function emitKeras(model: KerasModel, options: Pick<ConvertOptions, 'inputName'> = {}): Emitted {
+export function emitKeras(model: KerasModel, options: Pick<ConvertOptions, 'inputName' | 'inputLayout'> = {}): Emitted {
   const graph = flattenTopology(model.topology);
   if (graph.inputs.length !== 1) throw createError('UNSUPPORTED_LAYER', `The model takes ${graph.inputs.length} inputs; the importer converts image models with one input`);
   if (graph.outputs.length !== 1) throw createError('UNSUPPORTED_LAYER', `The model has ${graph.outputs.length} outputs; the importer converts models with one output`);
   const weights = new WeightTable(decodeWeights(model.weightsManifest, model.weightData));
   const inputName = options.inputName ?? DEFAULT_INPUT_NAME;
+  const inputLayout = options.inputLayout ?? 'NHWC';
 
   const source = graph.inputs[0]!;
   const builder = new GraphBuilder(graph.name);
   const ctx = new EmitContext(builder, weights, graph.kerasMajor);
-  builder.input(inputName, 'FLOAT', onnxShape(source.shape));
   const tensors = new Map<string, KTensor>();
   ctx.layer = { className: 'InputLayer', name: source.name, scope: [], config: {}, inputs: [], output: source.id };
-  tensors.set(source.id, fromKerasOrder(ctx, inputName, source.shape));
+  if (inputLayout === 'NCHW') {
+    if (source.shape.length !== 4) throw createError('INVALID_OPTION', `An NCHW input needs an image model; this one's input has shape [${source.shape.join(', ')}]`);
+    // Images are NCHW inside the graph already (context.ts): the input is
+    // used as it comes, where NHWC takes a Transpose. The tensor keeps its
+    // Keras (NHWC) shape, which is what the emitters reason in.
+    builder.input(inputName, 'FLOAT', onnxShape(NHWC_TO_NCHW.map((a) => source.shape[a]!)));
+    tensors.set(source.id, { name: inputName, shape: source.shape });
+  } else {
+    // As before inputLayout existed (same nodes and names), so NHWC conversions stay byte-identical.
+    builder.input(inputName, 'FLOAT', onnxShape(source.shape));
+    tensors.set(source.id, fromKerasOrder(ctx, inputName, source.shape));
+  }
 
   // Emit everything up to the model's output first, so an auto cut can see every shape.
   const layers: LayerInfo[] = [];
@@ -177,14 +209,14 @@ export function emitKeras(model: KerasModel, options: Pick<ConvertOptions, 'inpu
     tensors.set(call.output, out);
     layers.push({ name: callName(call), className: call.className, shape: out.shape });
   }
-  return { graph, builder, ctx, tensors, input: { name: inputName, shape: source.shape }, layers };
+  return { graph, builder, ctx, tensors, input: { name: inputName, shape: source.shape }, inputLayout, layers };
 }
 
 /**
  * The second half: on a copy of the emitted graph (`emitted` is left as it
  * was), cut and pool if asked, add the output and encode.
  */
-export function finishKeras(emitted: Emitted, options: Omit<ConvertOptions, 'inputName'> = {}): Converted {
+export function finishKeras(emitted: Emitted, options: Omit<ConvertOptions, 'inputName' | 'inputLayout'> = {}): Converted {
   const { graph, tensors, layers } = emitted;
   const g = emitted.builder.copy();
   const ctx = emitted.ctx.fork(g);
@@ -201,12 +233,29 @@ export function finishKeras(emitted: Emitted, options: Omit<ConvertOptions, 'inp
     prune(g, result.name);
   }
   if (options.head) result = appendHead(ctx, result, options.head);
+  if (options.logits) result = dropSoftmax(g, result);
   const last = g.nodes.find((n) => n.outputs[0] === result.name);
   const activated = last?.opType === 'Softmax' || last?.opType === 'Sigmoid';
   g.op('Identity', [toKerasOrder(ctx, result)], undefined, outputName);
   g.output(outputName, 'FLOAT', onnxShape(result.shape));
   const onnx = encodeModel({ graph: g.build(), metadata: { converted_from: 'keras', source_model: graph.name } });
-  return { onnx, input: emitted.input, output: { name: outputName, shape: result.shape }, layers, cut, activated };
+  return { onnx, input: emitted.input, inputLayout: emitted.inputLayout, output: { name: outputName, shape: result.shape }, layers, cut, activated };
+}
+
+/**
+ * The input of the Softmax that produces `x` (the logits), with the Softmax
+ * removed from the graph. Only a Softmax is undone: other activations
+ * (sigmoid) are not what "logits then softmax" consumers expect.
+ */
+function dropSoftmax(g: GraphBuilder, x: KTensor): KTensor {
+  const last = g.nodes.find((n) => n.outputs[0] === x.name);
+  if (last?.opType !== 'Softmax') {
+    throw createError('INVALID_OPTION', `The model's output comes from ${last ? `a ${last.opType}` : 'no operator'}, not a softmax; there are no logits to output`);
+  }
+  // A Softmax keeps its input's shape and layout.
+  const logits = { name: last.inputs[0]!, shape: x.shape };
+  prune(g, logits.name);
+  return logits;
 }
 
 /** Dense layers (Gemm, ReLU) then a softmax on a [batch, features] value. */

@@ -25,6 +25,11 @@ export class FieldChecker {
     return value;
   }
 
+  nonNegativeNumber(field: string, value: unknown): number {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) this.fail(field, 'a number of at least 0', value);
+    return value;
+  }
+
   boolean(field: string, value: unknown): boolean {
     if (typeof value !== 'boolean') this.fail(field, 'true or false', value);
     return value;

@@ -35,9 +35,10 @@ export type InterpolationName = keyof typeof KERNELS_BY_NAME;
 export const INTERPOLATIONS: Record<string, ResampleKernel> = KERNELS_BY_NAME;
 export const INTERPOLATION_NAMES = Object.keys(KERNELS_BY_NAME) as InterpolationName[];
 
-const TOP_KEYS = ['name', 'model', 'labels', 'input', 'output', 'description', 'metadata'];
+const TOP_KEYS = ['name', 'model', 'labels', 'input', 'output', 'batching', 'description', 'metadata'];
 const INPUT_KEYS = ['name', 'layout', 'width', 'height', 'resize', 'shortest_edge', 'interpolation', 'scale', 'mean', 'std', 'channel_order'];
 const OUTPUT_KEYS = ['name', 'activation'];
+const BATCHING_KEYS = ['max_batch', 'max_delay_ms'];
 
 export interface ParsedManifest {
   spec: Omit<ModelSpec, 'labels'>;
@@ -54,6 +55,9 @@ export function parseManifest(value: unknown, fallbackName: string): ParsedManif
   check.knownKeys('input', input, INPUT_KEYS);
   const output = check.object('output', top.output ?? {});
   check.knownKeys('output', output, OUTPUT_KEYS);
+  // Per model, as Triton's config.pbtxt dynamic_batching: a large model may want longer waits than a small one.
+  const batching = check.object('batching', top.batching ?? {});
+  check.knownKeys('batching', batching, BATCHING_KEYS);
 
   let labels: ParsedManifest['labels'];
   if (typeof top.labels === 'string') labels = { file: check.string('labels', top.labels) };
@@ -89,6 +93,10 @@ export function parseManifest(value: unknown, fallbackName: string): ParsedManif
       activation: check.oneOf<Activation>('output.activation', output.activation ?? 'softmax', ['softmax', 'sigmoid', 'none']),
       preprocess,
       format: 'imgcls',
+      batching: {
+        maxBatch: batching.max_batch === undefined ? undefined : check.positiveInt('batching.max_batch', batching.max_batch),
+        maxDelayMs: batching.max_delay_ms === undefined ? undefined : check.nonNegativeNumber('batching.max_delay_ms', batching.max_delay_ms),
+      },
     },
     labels,
     modelFile: top.model === undefined ? 'model.onnx' : check.string('model', top.model),

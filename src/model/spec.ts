@@ -57,6 +57,8 @@ export interface ModelSpec {
   preprocess: PreprocessSpec;
   /** Which layout the package was read from, for `inspect`. */
   format: 'huggingface' | 'imgcls' | 'bare';
+  /** The package's own dynamic-batching settings (imgcls.json "batching"); command-line flags override them. */
+  batching?: { maxBatch?: number; maxDelayMs?: number };
 }
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;

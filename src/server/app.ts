@@ -29,6 +29,9 @@ export interface ServerContext {
   metrics: ServerMetrics;
 }
 
+/** What a 503 tells clients to wait: one second is about a queue's worth of work on a small machine. */
+export const RETRY_AFTER_SECONDS = 1;
+
 /** Routes under this prefix answer errors in the Open Inference Protocol's shape: `{"error": "..."}`. */
 export const V2_PREFIX = '/v2';
 
@@ -63,6 +66,9 @@ export async function buildApp(config: ServerConfig, registry: ModelRegistry, op
   });
   const metrics = new ServerMetrics({ processMetrics: options.processMetrics });
   const ctx: ServerContext = { config, registry, metrics };
+  registry.observe((model) => {
+    model.classifier.onBatch = (size) => metrics.batch(model.name, size);
+  });
 
   // Raw image bodies arrive whole (bounded by the file limit); text/plain is not an image, so it gets 415.
   app.removeContentTypeParser('text/plain');
@@ -117,6 +123,8 @@ export async function buildApp(config: ServerConfig, registry: ModelRegistry, op
 function sendError(url: string, reply: FastifyReply, err: ImgclsError): FastifyReply {
   const v2 = url === V2_PREFIX || url.startsWith(`${V2_PREFIX}/`);
   const body = v2 ? { error: `${err.code}: ${err.message}` } : { error: err.code, message: err.message };
+  // Overloaded or still loading: both pass within seconds, and clients and proxies honour Retry-After.
+  if (err.status === 503) void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   // A client that asked for text/plain or HTML still gets JSON for an error: it is what names the problem.
   return reply.status(err.status).type('application/json; charset=utf-8').send(JSON.stringify(body));
 }

@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type Stage = 'decode' | 'inference' | 'total';
+export type Stage = 'decode' | 'queue' | 'inference' | 'total';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -28,7 +28,7 @@ export class ServerMetrics {
 
   private readonly latency = new Histogram({
     name: 'imgcls_classification_duration_seconds',
-    help: 'Time spent per classification request, by stage: decode (and resize), inference (preprocess + model + postprocess), total',
+    help: 'Time per image by stage: decode (and resize), queue (waiting for a batch and a worker), inference (tensor + model); total is per request',
     labelNames: ['model', 'stage'] as const,
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],

@@ -34,6 +34,13 @@ export class ModelRegistry {
   private readonly models = new Map<string, ServedModel>();
   private defaultName: string | null = null;
   private loaded = false;
+  private readonly observers: ((model: ServedModel) => void)[] = [];
+
+  /** Call `fn` for every model served, now and when added (the app wires its metrics this way). */
+  observe(fn: (model: ServedModel) => void): void {
+    this.observers.push(fn);
+    for (const m of this.models.values()) fn(m);
+  }
 
   /** Set by whoever loads the models, once all are in; `/readyz` reports it. */
   markReady(): void {
@@ -53,6 +60,7 @@ export class ModelRegistry {
       throw createError('INVALID_OPTION', `Two models are named "${model.name}"; name one with --model othername=dir`);
     }
     this.models.set(model.name, model);
+    for (const fn of this.observers) fn(model);
     if (options.default || this.defaultName === null) this.defaultName = model.name;
   }
 

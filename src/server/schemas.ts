@@ -38,9 +38,10 @@ const predictionSchema = {
 
 const timingSchema = {
   type: 'object',
-  description: 'Milliseconds spent on this request. With several images, decode and inference are for the whole batch.',
+  description: 'Milliseconds spent on this request: decode (and resize), queue (waiting for a batch and a free inference worker), inference (tensor and model run), total. With several images, each stage is the slowest image\'s, since they run side by side.',
   properties: {
     decode_ms: { type: 'number' },
+    queue_ms: { type: 'number' },
     inference_ms: { type: 'number' },
     total_ms: { type: 'number' },
   },

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Classifier } from '../../src/engine/classifier.ts';
+import { Classifier, type ClassifierOptions } from '../../src/engine/classifier.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { serverConfig } from '../../src/server/config.ts';
 import { ModelRegistry } from '../../src/server/registry.ts';
@@ -34,6 +34,8 @@ export interface TestAppOptions {
   config?: TestConfig;
   /** Call `registry.markReady()` after adding the models (default true). */
   ready?: boolean;
+  /** How the models are loaded; one inference worker unless given (each worker costs a start-up). */
+  classifier?: ClassifierOptions;
 }
 
 export interface TestApp {
@@ -55,7 +57,7 @@ export async function testApp(options: TestAppOptions = {}): Promise<TestApp> {
     for (const m of models) {
       const labels = m.labels ?? COLOURS;
       const pkg = await writeBarePackage(path.join(dir, m.name), colourModel({ size: 16, classes: Math.max(3, labels.length) }), 'labels.txt', labels);
-      const classifier = await Classifier.load(pkg);
+      const classifier = await Classifier.load(pkg, { workers: 1, ...options.classifier });
       registry.add({ name: m.name, dir: pkg, classifier }, { default: m.default ?? false });
     }
     if (options.ready !== false) registry.markReady();

@@ -9,7 +9,7 @@ import type { ClassifyResult } from '../../engine/classifier.ts';
 import { parseTopKText, TOP_K_RULE, type TopK } from '../../engine/postprocess.ts';
 import { createError } from '../../errors.ts';
 import type { ServerContext } from '../app.ts';
-import { classifyImages, type RequestResult } from '../inference.ts';
+import { classifyImages, refuseWhenSaturated, type RequestResult } from '../inference.ts';
 import { preferredType } from '../negotiate.ts';
 import { readImageRequest } from '../request-images.ts';
 import { jsonImageBodySchema, modelNameParams, predictQuerySchema, predictResponseSchema, uploadBodyDocs } from '../schemas.ts';
@@ -63,9 +63,11 @@ export const predictRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx)
   app.post('/predict', {
     schema: { ...schema, summary: 'Classify one image or several with the default model' },
     config: { swaggerTransform },
+    onRequest: refuseWhenSaturated(registry),
   }, handler);
   app.post('/models/:name/predict', {
     schema: { ...schema, params: modelNameParams, summary: 'Classify with a named model' },
     config: { swaggerTransform },
+    onRequest: refuseWhenSaturated(registry),
   }, handler);
 };

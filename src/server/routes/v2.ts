@@ -10,7 +10,7 @@ import { createError } from '../../errors.ts';
 import { VERSION } from '../../version.ts';
 import type { ServerContext } from '../app.ts';
 import { topK } from '../../engine/postprocess.ts';
-import { classifyImages, scoreTensor } from '../inference.ts';
+import { classifyImages, refuseWhenSaturated, scoreTensor } from '../inference.ts';
 import { checkImageCount } from '../request-images.ts';
 import type { ServedModel } from '../registry.ts';
 import { bad, BinaryReader, encodeResponse, readBytes, readFp32, type V2Output, type V2Tensor } from '../v2-tensors.ts';
@@ -231,6 +231,6 @@ export const v2Routes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   for (const prefix of ['/models/:model', '/models/:model/versions/:version']) {
     app.get(prefix, { schema: { ...metaSchema, summary: 'Model metadata: inputs and outputs' } }, modelMetadata);
     app.get(`${prefix}/ready`, { schema: { ...readySchema, summary: 'Model readiness' } }, modelReady);
-    app.post(`${prefix}/infer`, { schema: { ...inferSchema, summary: 'Inference: a FP32 tensor or BYTES images in, scores or classifications out' } }, infer);
+    app.post(`${prefix}/infer`, { schema: { ...inferSchema, summary: 'Inference: a FP32 tensor or BYTES images in, scores or classifications out' }, onRequest: refuseWhenSaturated(registry) }, infer);
   }
 };

@@ -1,0 +1,320 @@
+/**
+ * `npm run bench`: imgcls against the alternatives, at three levels, in one
+ * run on one machine, so the ratios are comparable (see BENCHMARKS.md).
+ *
+ * 1. Engine only: ms per image at batch 1 and 8 for each built-in model,
+ *    on the calling thread (onnxruntime's default threads), and images/s of
+ *    the worker pool imgcls serves with.
+ * 2. Where the time goes: per photo size, one image at a time, the median
+ *    ms of each stage (decode, JS resize, tensor, model, JSON).
+ * 3. In-process pipeline: bytes in memory to predictions, with 8 requests
+ *    in flight: imgcls (default model, and the same MobileNetV2 in the
+ *    Hugging Face layout), transformers.js's pipeline on that same
+ *    Hugging Face directory, nsfwjs's classify() on TF.js's wasm backend.
+ * 4. HTTP end to end: `imgcls serve` in a child process, autocannon at
+ *    concurrency 1, 8 and 32: throughput, p50/p99, /healthz latency while
+ *    loaded, peak RSS.
+ * 5. Batching sweep (--levels sweep): max batch × max delay, and workers ×
+ *    threads, in process at 32 in flight.
+ *
+ *   npm run bench                       # all levels but the sweep; ~12 minutes here
+ *   npm run bench -- --levels sweep     # the batching defaults
+ *   npm run bench -- --seconds 3 --levels engine,pipeline
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { Classifier, type ClassifierOptions } from '../src/engine/classifier.ts';
+import { InThreadRunner } from '../src/engine/runner.ts';
+import { WorkerPool } from '../src/engine/worker-pool.ts';
+import { decodeImage } from '../src/image/decode.ts';
+import { fitToInput, packedTensor } from '../src/image/preprocess.ts';
+import { readPackage } from '../src/model/package.ts';
+import { resolveSpec, type ResolvedSpec } from '../src/model/resolve.ts';
+import { resolveModel } from '../src/store/store.ts';
+import { drive, type DriveResult } from './bench/drive.ts';
+import { writeHuggingFaceLayout } from './bench/hf-layout.ts';
+import { httpLoad, startServer, type LoadResult } from './bench/http.ts';
+import { benchPhotos, type BenchPhoto } from './bench/photos.ts';
+import { openTransformersJs } from './bench/transformers-js.ts';
+import { decodeRgb, fmtMs, loadNsfwjs, markdownTable, nsfwjsScores, nsfwModel, parseCommandLine, useTfBackend } from './lib-nsfw/common.ts';
+
+const USAGE = 'usage: npm run bench -- [--levels engine,stages,pipeline,http,sweep] [--seconds N] [--http-seconds N] [--concurrency N] [--store DIR]';
+const { values: opts } = parseCommandLine(
+  {
+    levels: { type: 'string', default: 'engine,stages,pipeline,http' },
+    seconds: { type: 'string', default: '5' },
+    'http-seconds': { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '8' },
+    store: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  USAGE,
+);
+if (opts.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const levels = new Set(String(opts.levels).split(','));
+const SECONDS = Number(opts.seconds);
+const HTTP_SECONDS = Number(opts['http-seconds']);
+const IN_FLIGHT = Number(opts.concurrency);
+const store = typeof opts.store === 'string' ? opts.store : undefined;
+const BUILTINS = ['nsfw-mobilenet-v2', 'nsfw-inception-v3'] as const;
+
+const log = (m: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
+const out: string[] = [];
+const print = (s = '') => {
+  out.push(s);
+  console.log(s);
+};
+const rate = (r: number) => (r >= 100 ? r.toFixed(0) : r.toFixed(1));
+const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
+
+async function machine(): Promise<void> {
+  const cpus = os.cpus();
+  print(`Run on ${new Date().toISOString().slice(0, 10)}: ${os.availableParallelism()} CPUs (${cpus[0]?.model ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.`);
+  print('');
+}
+
+// ------------------------------------------------------------------ level 1
+
+async function engineLevel(): Promise<void> {
+  print('### Engine only (random input, no decoding)');
+  print('');
+  const rows: string[][] = [];
+  for (const name of BUILTINS) {
+    log(`engine: ${name}`);
+    const dir = await resolveModel(name, { store, onProgress: log });
+    const pkg = await readPackage(dir);
+    const local = await InThreadRunner.open(pkg.modelPath, {});
+    const spec = resolveSpec(pkg.spec, local.signature);
+    const [w, h] = [spec.preprocess.crop?.width ?? 224, spec.preprocess.crop?.height ?? 224];
+    const ms: Record<number, number> = {};
+    for (const batch of [1, 8]) {
+      const data = new Float32Array(batch * w * h * 3).map(() => Math.random());
+      const dims = [batch, h, w, 3];
+      const r = await drive(async () => void (await local.runTensor(data, dims)), { concurrency: 1, seconds: SECONDS / 2 });
+      ms[batch] = r.p50Ms / batch;
+    }
+    await local.close();
+    const pool = await WorkerPool.open(pkg.modelPath, { workers: os.availableParallelism(), threads: 1 });
+    const poolRate: Record<number, number> = {};
+    for (const batch of [1, 8]) {
+      const data = new Float32Array(batch * w * h * 3).map(() => Math.random());
+      const r = await drive(async () => void (await pool.runTensor(data, [batch, h, w, 3])), { concurrency: pool.capacity, seconds: SECONDS / 2 });
+      poolRate[batch] = r.perSecond * batch;
+    }
+    await pool.close();
+    rows.push([name, `${w}x${h}`, fmtMs(ms[1]!), fmtMs(ms[8]!), rate(1000 / ms[1]!), rate(poolRate[1]!), rate(poolRate[8]!)]);
+  }
+  print(markdownTable(
+    ['model', 'input', 'ms/image, batch 1', 'ms/image, batch 8', 'images/s, batch 1, calling thread', `images/s, ${os.availableParallelism()} workers, batch 1`, `images/s, ${os.availableParallelism()} workers, batch 8`],
+    rows,
+    ['l', 'l', 'r', 'r', 'r', 'r', 'r'],
+  ));
+  print('');
+  print('"ms/image": median run on the calling thread with onnxruntime\'s default threads (one per core), divided by the batch. "workers": the pool imgcls serves with, one onnxruntime thread per worker, one batch in flight per worker.');
+  print('');
+}
+
+// ------------------------------------------------------------------ level 2
+
+async function stagesLevel(photos: BenchPhoto[], models: { label: string; dir: string }[]): Promise<void> {
+  print('### Where the time goes (one image at a time, median ms)');
+  print('');
+  const rows: string[][] = [];
+  for (const m of models) {
+    const pkg = await readPackage(m.dir);
+    const runner = await InThreadRunner.open(pkg.modelPath, { threads: 1 });
+    const spec: ResolvedSpec = resolveSpec(pkg.spec, runner.signature);
+    runner.configure({ inputName: spec.inputName, outputName: spec.outputName, preprocess: spec.preprocess });
+    for (const photo of photos) {
+      log(`stages: ${m.label}, ${photo.name}`);
+      const t = { decode: [] as number[], resize: [] as number[], tensor: [] as number[], infer: [] as number[], json: [] as number[] };
+      const until = performance.now() + (SECONDS / 2) * 1000;
+      for (let n = 0; performance.now() < until || n < 3; n++) {
+        const a = performance.now();
+        const img = await decodeImage(photo.bytes, { spec: spec.preprocess });
+        const b = performance.now();
+        const fitted = img.fitted ? img : fitToInput(img, spec.preprocess);
+        const c = performance.now();
+        const tensor = packedTensor(fitted.data, 1, fitted.width, fitted.height, spec.preprocess);
+        const d = performance.now();
+        const result = await runner.runTensor(tensor.data, tensor.dims);
+        const e = performance.now();
+        JSON.stringify({ model: m.label, predictions: Array.from(result.data, (score, index) => ({ label: spec.labels[index], index, score })), timing: { decode_ms: b - a } });
+        const f = performance.now();
+        t.decode.push(b - a);
+        t.resize.push(c - b);
+        t.tensor.push(d - c);
+        t.infer.push(e - d);
+        t.json.push(f - e);
+      }
+      const med = (xs: number[]) => xs.sort((x, y) => x - y)[xs.length >> 1]!;
+      const total = med(t.decode) + med(t.resize) + med(t.tensor) + med(t.infer) + med(t.json);
+      rows.push([m.label, photo.name, fmtMs(med(t.decode)), fmtMs(med(t.resize)), fmtMs(med(t.tensor)), fmtMs(med(t.infer)), fmtMs(med(t.json)), `${((med(t.decode) + med(t.resize)) / total * 100).toFixed(0)}%`]);
+    }
+    await runner.close();
+  }
+  print(markdownTable(['model', 'photo', 'decode (sharp)', 'resize (JS)', 'tensor', 'model (1 thread)', 'JSON', 'decode+resize share'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']));
+  print('');
+}
+
+// ------------------------------------------------------------------ level 3
+
+interface PipelineRow {
+  photo: string;
+  imgcls: DriveResult;
+  imgclsHf: DriveResult;
+  transformers: DriveResult;
+  nsfwjs: DriveResult;
+}
+
+async function imgclsRun(dir: string, photo: BenchPhoto, options: ClassifierOptions = {}, inFlight = IN_FLIGHT): Promise<DriveResult> {
+  const c = await Classifier.load(dir, options);
+  try {
+    return await drive(async () => {
+      const [r] = await c.classify([photo.bytes], { topK: 5 });
+      if (!r?.ok) throw new Error(`imgcls failed on ${photo.name}: ${r ? r.error.message : 'no result'}`);
+    }, { concurrency: inFlight, seconds: SECONDS });
+  } finally {
+    await c.close();
+  }
+}
+
+async function pipelineLevel(photos: BenchPhoto[], defaultDir: string, hfDir: string): Promise<PipelineRow[]> {
+  const rows: PipelineRow[] = [];
+  const backend = await useTfBackend('wasm');
+  const nsfw = await loadNsfwjs(nsfwModel('nsfw-mobilenet-v2'));
+  const tjs = await openTransformersJs(hfDir);
+  for (const photo of photos) {
+    log(`pipeline: ${photo.name}`);
+    const imgcls = await imgclsRun(defaultDir, photo);
+    const imgclsHf = await imgclsRun(hfDir, photo);
+    const transformers = await drive(async () => void (await tjs.classify(photo.bytes)), { concurrency: IN_FLIGHT, seconds: SECONDS });
+    // nsfwjs takes pixels: sharp decodes at full size, nsfwjs resizes (as its README does in Node).
+    const nsfwjs = await drive(async () => void (await nsfwjsScores(nsfw, await decodeRgb(photo.bytes))), { concurrency: IN_FLIGHT, seconds: SECONDS });
+    rows.push({ photo: photo.name, imgcls, imgclsHf, transformers, nsfwjs });
+  }
+  await tjs.close();
+  print(`### In-process pipeline (encoded bytes in memory to predictions, ${IN_FLIGHT} in flight, images/s)`);
+  print('');
+  print(markdownTable(
+    ['photo', 'imgcls, default model', 'imgcls, HF layout', 'transformers.js (HF layout)', `nsfwjs (${backend.split(' (')[0]})`, 'imgcls HF / transformers.js', 'imgcls / nsfwjs'],
+    rows.map((r) => [r.photo, rate(r.imgcls.perSecond), rate(r.imgclsHf.perSecond), rate(r.transformers.perSecond), rate(r.nsfwjs.perSecond), ratio(r.imgclsHf.perSecond, r.transformers.perSecond), ratio(r.imgcls.perSecond, r.nsfwjs.perSecond)]),
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+  ));
+  print('');
+  print(`nsfwjs: ${backend}. transformers.js: onnxruntime-node, its default threads.`);
+  print('');
+  return rows;
+}
+
+// ------------------------------------------------------------------ level 4
+
+interface HttpRow {
+  photo: string;
+  byConcurrency: Map<number, LoadResult>;
+}
+
+async function httpLevel(photos: BenchPhoto[]): Promise<HttpRow[]> {
+  const server = await startServer(['--model', 'nsfw-mobilenet-v2', ...(store ? ['--store', store] : [])]);
+  const rows: HttpRow[] = [];
+  try {
+    for (const photo of photos) {
+      const byConcurrency = new Map<number, LoadResult>();
+      for (const c of [1, 8, 32]) {
+        log(`http: ${photo.name}, concurrency ${c}`);
+        byConcurrency.set(c, await httpLoad(server, photo, { concurrency: c, seconds: HTTP_SECONDS }));
+      }
+      rows.push({ photo: photo.name, byConcurrency });
+    }
+  } finally {
+    await server.stop();
+  }
+  print('### HTTP end to end (`imgcls serve`, default model, POST /predict multipart, autocannon)');
+  print('');
+  const table: string[][] = [];
+  for (const r of rows) {
+    for (const [c, l] of r.byConcurrency) {
+      const other = Object.entries(l.statuses).filter(([s]) => s !== '200').map(([s, n]) => `${n}x${s}`).join(' ');
+      table.push([r.photo, String(c), rate(l.rps), fmtMs(l.p50Ms), fmtMs(l.p99Ms), (l.p99Ms / l.p50Ms).toFixed(2), fmtMs(l.healthMaxMs), l.peakRssMB.toFixed(0), other || '-']);
+    }
+  }
+  print(markdownTable(['photo', 'concurrency', 'requests/s', 'p50 ms', 'p99 ms', 'p99/p50', '/healthz max ms', 'peak RSS MB', 'non-200'], table, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']));
+  print('');
+  return rows;
+}
+
+// ------------------------------------------------------------------ level 5
+
+async function sweepLevel(photos: BenchPhoto[], defaultDir: string): Promise<void> {
+  const cores = os.availableParallelism();
+  for (const photo of [photos[0]!, photos[2]!]) {
+    print(`### Batching sweep: ${photo.name}, default model, 32 in flight, images/s (p99 ms)`);
+    print('');
+    const rows: string[][] = [];
+    for (const [workers, threads] of [[cores, 1], [1, cores], [1, 1]] as const) {
+      for (const maxBatch of [1, 4, 8, 16]) {
+        const cells: string[] = [`${workers} x ${threads}`, String(maxBatch)];
+        for (const maxDelayMs of [0, 2, 5]) {
+          log(`sweep: ${photo.name} workers ${workers} threads ${threads} batch ${maxBatch} delay ${maxDelayMs}`);
+          const r = await imgclsRun(defaultDir, photo, { workers, threads, maxBatch, maxDelayMs }, 32);
+          cells.push(`${rate(r.perSecond)} (${fmtMs(r.p99Ms)})`);
+        }
+        rows.push(cells);
+      }
+    }
+    print(markdownTable(['workers x threads', 'max batch', 'delay 0 ms', 'delay 2 ms', 'delay 5 ms'], rows, ['l', 'r', 'r', 'r', 'r']));
+    print('');
+  }
+}
+
+// ------------------------------------------------------------------ goals
+
+function goals(pipeline: PipelineRow[] | null, http: HttpRow[] | null): void {
+  if (!pipeline || !http) return;
+  print('### Goals');
+  print('');
+  const rows: string[][] = [];
+  const mark = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  for (const h of http) {
+    const p = pipeline.find((r) => r.photo === h.photo);
+    const c32 = h.byConcurrency.get(32)!;
+    if (p) rows.push([`HTTP c32 >= 85% of in-process, ${h.photo}`, `${((c32.rps / p.imgcls.perSecond) * 100).toFixed(0)}%`, mark(c32.rps >= 0.85 * p.imgcls.perSecond)]);
+  }
+  const tjs = pipeline.find((r) => r.photo.startsWith('2560x1600'));
+  if (tjs) rows.push(['>= 3x transformers.js, 2560x1600 JPEG, same MobileNetV2', ratio(tjs.imgclsHf.perSecond, tjs.transformers.perSecond), mark(tjs.imgclsHf.perSecond >= 3 * tjs.transformers.perSecond)]);
+  const nsfw = pipeline.find((r) => r.photo.startsWith('224x224'));
+  if (nsfw) rows.push(['>= 10x nsfwjs, default model, photo at input size', ratio(nsfw.imgcls.perSecond, nsfw.nsfwjs.perSecond), mark(nsfw.imgcls.perSecond >= 10 * nsfw.nsfwjs.perSecond)]);
+  for (const h of http) {
+    const c1 = h.byConcurrency.get(1)!;
+    rows.push([`c1 p99 <= 2x p50, ${h.photo}`, `${(c1.p99Ms / c1.p50Ms).toFixed(2)}x`, mark(c1.p99Ms <= 2 * c1.p50Ms)]);
+  }
+  const health = Math.max(...http.map((h) => h.byConcurrency.get(32)!.healthMaxMs));
+  rows.push(['/healthz < 50 ms while saturated (c32, worst photo)', `${fmtMs(health)} ms`, mark(health < 50)]);
+  const rss = Math.max(...http.flatMap((h) => [...h.byConcurrency.values()].map((l) => l.peakRssMB)));
+  rows.push(['RSS <= 400 MB under load, default model', `${rss.toFixed(0)} MB`, mark(rss <= 400)]);
+  print(markdownTable(['goal', 'measured', ''], rows, ['l', 'r', 'l']));
+  print('');
+}
+
+// ------------------------------------------------------------------ main
+
+await machine();
+const photos = await benchPhotos();
+const defaultDir = await resolveModel('nsfw-mobilenet-v2', { store, onProgress: log });
+const hfRoot = await mkdtemp(path.join(os.tmpdir(), 'imgcls-bench-hf-'));
+try {
+  const hfDir = await writeHuggingFaceLayout(path.join(hfRoot, 'mobilenet-v2-hf'), { store });
+  if (levels.has('engine')) await engineLevel();
+  if (levels.has('stages')) await stagesLevel(photos, [{ label: 'default (align-corners)', dir: defaultDir }, { label: 'HF layout (bilinear)', dir: hfDir }]);
+  const pipeline = levels.has('pipeline') ? await pipelineLevel(photos, defaultDir, hfDir) : null;
+  const http = levels.has('http') ? await httpLevel(photos) : null;
+  if (levels.has('sweep')) await sweepLevel(photos, defaultDir);
+  goals(pipeline, http);
+} finally {
+  await rm(hfRoot, { recursive: true, force: true });
+}

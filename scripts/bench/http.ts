@@ -1,0 +1,431 @@
+/**
+ * Benchmark, HTTP end-to-end level: a real `imgcls serve` child process,
+ * loaded over the network with autocannon, `POST /predict` with one image as
+ * multipart/form-data.
+ *
+ * - startServer() spawns `node bin/imgcls.js serve --port 0 --log-level warn
+ *   ...args` from the repo root (it runs dist/: build first), reads the URL
+ *   from its "listening on" line and waits for GET /readyz to answer 200.
+ * - httpLoad() runs one autocannon instance for warmup + seconds and counts
+ *   only what completes inside the measured window. Latency percentiles are
+ *   computed here from autocannon's per-response 'response' events
+ *   (process.hrtime, fractional ms): autocannon 9 records its own histogram
+ *   with hdr-histogram-js at lowestDiscernibleValue 1, i.e. integer ms, which
+ *   is too coarse for a ~10 ms request. Only 2xx responses enter the
+ *   latencies and rps; every response is counted by status in `statuses`.
+ *   While the window runs, this process probes GET /healthz every 100 ms
+ *   (plain http.request, a new connection each time, fired on schedule
+ *   whether or not the previous probe has answered, so a stalled server shows
+ *   as several slow probes rather than one) and samples the server's VmRSS
+ *   from /proc/<pid>/status every 100 ms.
+ *
+ * Caveat: autocannon, the /healthz probe and the RSS sampler share this
+ * process's event loop. `clientLoopDelayMaxMs` reports how late that loop ran
+ * during the window, so a slow health probe can be told apart from a busy
+ * client.
+ *
+ * By hand: npx tsx scripts/bench/http.ts [image] (default: skimage's
+ * chelsea.png), concurrency 1, 8 and 32 for 5 s each against the default
+ * model.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import { basename, extname } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BOUNDARY = '----imgclsBenchBoundary7MA4YWxkTrZu0gW';
+const STDERR_KEEP = 256 * 1024;
+const PROBE_INTERVAL_MS = 100;
+const PROBE_TIMEOUT_MS = 10_000;
+/** For the one checked POST before the load. */
+const CHECK_TIMEOUT_MS = 60_000;
+
+// ---------------------------------------------------------------------------
+// Server
+
+export interface ServerHandle {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+  stderr(): string;
+}
+
+/** Children still running, killed if this process exits without stopping them. */
+const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+});
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** GET `url` once, a fresh connection, no keep-alive; resolves with the status and body. */
+function getOnce(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'GET', agent: false, headers: { connection: 'close' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${url} timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Spawn `node bin/imgcls.js serve --port 0 --log-level warn ...args` (cwd =
+ * repo root), wait for /readyz 200 (timeout configurable, default 300 s),
+ * return a handle. stop() sends SIGTERM and waits for exit (SIGKILL after 10 s).
+ */
+export async function startServer(args: string[], options: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {}): Promise<ServerHandle> {
+  const readyTimeoutMs = options.readyTimeoutMs ?? 300_000;
+  const argv = ['bin/imgcls.js', 'serve', '--port', '0', '--log-level', 'warn', ...args];
+  const child = spawn(process.execPath, argv, { cwd: REPO_ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  liveChildren.add(child);
+  if (child.pid === undefined) {
+    liveChildren.delete(child);
+    throw new Error(`could not spawn ${process.execPath} ${argv.join(' ')}`);
+  }
+  const pid = child.pid;
+
+  let err = '';
+  let out = '';
+  const keep = (s: string) => (s.length > STDERR_KEEP ? s.slice(s.length - STDERR_KEEP) : s);
+  child.stderr!.setEncoding('utf8');
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => (err = keep(err + s)));
+  // Drained so a chatty logger cannot fill the pipe and block the server.
+  child.stdout!.on('data', (s: string) => (out = keep(out + s)));
+  const stderr = () => (out ? `${err}\n[stdout]\n${out}` : err);
+
+  const exit = new Promise<void>((resolve) => child.once('exit', () => {
+    liveChildren.delete(child);
+    resolve();
+  }));
+
+  const stop = async (): Promise<void> => {
+    if (exited(child)) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exit;
+    clearTimeout(timer);
+  };
+
+  const fail = async (message: string): Promise<never> => {
+    await stop();
+    throw new Error(`${message}\n--- server output ---\n${stderr()}`);
+  };
+
+  const deadline = Date.now() + readyTimeoutMs;
+  let url: string | undefined;
+  while (url === undefined) {
+    const m = /imgcls: listening on (https?:\/\/\S+)/.exec(err);
+    if (m) url = m[1]!.replace(/\/+$/, '');
+    else if (exited(child)) return fail(`imgcls serve exited (code ${child.exitCode}, signal ${child.signalCode}) before listening`);
+    else if (Date.now() > deadline) return fail(`imgcls serve did not print its address within ${readyTimeoutMs} ms`);
+    else await sleep(50);
+  }
+
+  for (;;) {
+    if (exited(child)) return fail(`imgcls serve exited (code ${child.exitCode}, signal ${child.signalCode}) before /readyz said 200`);
+    const left = deadline - Date.now();
+    if (left <= 0) return fail(`GET ${url}/readyz did not answer 200 within ${readyTimeoutMs} ms`);
+    try {
+      const r = await getOnce(`${url}/readyz`, Math.min(left, 5_000));
+      if (r.status === 200) break;
+    } catch {
+      // not answering yet: retry until the deadline
+    }
+    await sleep(200);
+  }
+
+  return { url, pid, stop, stderr };
+}
+
+// ---------------------------------------------------------------------------
+// Load
+
+export interface LoadResult {
+  concurrency: number;
+  /** Length of the measured window (the warm-up is not counted). */
+  seconds: number;
+  /** 2xx responses completed in the window. */
+  requests: number;
+  /** 2xx responses per second. */
+  rps: number;
+  /** Latency of the 2xx responses (request written to response complete), ms, nearest-rank percentiles. */
+  p50Ms: number;
+  p99Ms: number;
+  meanMs: number;
+  maxMs: number;
+  /** Every response completed in the window, by status code. */
+  statuses: Record<string, number>;
+  /** Connection errors in the window, timeouts included (as autocannon counts them). */
+  errors: number;
+  timeouts: number;
+  /** GET /healthz from this process every 100 ms during the window, to the full response. */
+  healthMaxMs: number;
+  healthP99Ms: number;
+  healthProbes: number;
+  /** Probes that failed (connection error or no answer within 10 s) or did not answer 200; not in the latencies. */
+  healthFailures: number;
+  /** Max VmRSS of the server process, sampled every 100 ms during the window. */
+  peakRssMB: number;
+  /** The server's VmHWM (peak RSS since it started, model loading included) at the end of the window. */
+  serverHwmMB: number;
+  /** How late this (client) process's event loop ran at worst during the window. */
+  clientLoopDelayMaxMs: number;
+}
+
+export interface ImageUpload {
+  bytes: Uint8Array;
+  filename: string;
+  contentType: string;
+}
+
+/** A multipart/form-data body with the image as field `file`, and its content-type. */
+export function multipartBody(image: ImageUpload): { body: Buffer; contentType: string } {
+  const bytes = Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength);
+  if (bytes.includes(BOUNDARY)) throw new Error(`the multipart boundary occurs in ${image.filename}; cannot build the body`);
+  const filename = image.filename.replace(/["\r\n\\]/g, '_');
+  const head = `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: ${image.contentType}\r\n\r\n`;
+  const body = Buffer.concat([Buffer.from(head, 'utf8'), bytes, Buffer.from(`\r\n--${BOUNDARY}--\r\n`, 'utf8')]);
+  return { body, contentType: `multipart/form-data; boundary=${BOUNDARY}` };
+}
+
+/** One POST with the exact body the load sends; throws unless it is 200 JSON with a non-empty `predictions`. */
+async function checkPredict(server: ServerHandle, target: string, body: Buffer, contentType: string): Promise<void> {
+  const fail = (message: string): never => {
+    throw new Error(`${message}\n--- server output ---\n${server.stderr()}`);
+  };
+  let status: number;
+  let type: string;
+  let text: string;
+  try {
+    const res = await fetch(target, { method: 'POST', headers: { 'content-type': contentType }, body, signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
+    status = res.status;
+    type = res.headers.get('content-type') ?? '';
+    text = await res.text();
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+    return fail(`POST ${target} failed before the load: ${err instanceof Error ? err.message : String(err)}${cause}`);
+  }
+  if (status !== 200 || !type.includes('application/json')) fail(`POST ${target} answered ${status} (${type}), expected 200 JSON: ${text.slice(0, 500)}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return fail(`POST ${target} answered 200 but not JSON: ${text.slice(0, 500)}`);
+  }
+  const predictions = (json as { predictions?: unknown }).predictions;
+  if (!Array.isArray(predictions) || predictions.length === 0) fail(`POST ${target} answered 200 without predictions: ${text.slice(0, 500)}`);
+}
+
+/** Nearest-rank percentile of ascending `sorted`; 0 when empty. */
+function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** VmRSS and VmHWM of `pid` in kB, or null once the process is gone. */
+async function memoryKb(pid: number): Promise<{ rss: number; hwm: number } | null> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return { rss: field('VmRSS'), hwm: field('VmHWM') };
+}
+
+/** Time GET `url` to its full response on a fresh connection; null on failure or a non-200. */
+async function probe(url: string): Promise<number | null> {
+  const t0 = performance.now();
+  try {
+    const r = await getOnce(url, PROBE_TIMEOUT_MS);
+    return r.status === 200 ? performance.now() - t0 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * POST the same image as multipart (field `file`) to `${url}/predict` with
+ * autocannon at `concurrency` for `seconds` (after `warmupSeconds`, default
+ * 2, of load not counted).
+ */
+export async function httpLoad(
+  server: ServerHandle,
+  image: ImageUpload,
+  options: { concurrency: number; seconds: number; warmupSeconds?: number; path?: string },
+): Promise<LoadResult> {
+  const { concurrency, seconds } = options;
+  const warmupSeconds = options.warmupSeconds ?? 2;
+  const path = options.path ?? '/predict';
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer; got ${concurrency}`);
+  if (!(seconds > 0) || !(warmupSeconds >= 0)) throw new RangeError(`seconds must be > 0 and warmupSeconds >= 0; got ${seconds}, ${warmupSeconds}`);
+
+  const target = `${server.url}${path}`;
+  const { body, contentType } = multipartBody(image);
+  await checkPredict(server, target, body, contentType);
+
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let errors = 0;
+  let timeouts = 0;
+  const healthMs: number[] = [];
+  let healthFailures = 0;
+  const probes: Promise<void>[] = [];
+  let peakRssKb = 0;
+  let hwmKb = 0;
+  let serverGone = false;
+
+  const t0 = performance.now();
+  const windowStart = t0 + warmupSeconds * 1000;
+  const windowEnd = windowStart + seconds * 1000;
+  const inWindow = (t: number) => t >= windowStart && t < windowEnd;
+
+  let instance: autocannon.Instance | undefined;
+  const finished = new Promise<void>((resolve, reject) => {
+    instance = autocannon(
+      {
+        url: target,
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body,
+        connections: concurrency,
+        pipelining: 1,
+        // Whole seconds, with room to spare: the window is cut here by completion time and stop() ends the run.
+        duration: Math.ceil(warmupSeconds + seconds) + 2,
+        excludeErrorStats: true,
+      },
+      (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
+    );
+  });
+  instance!.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (!inWindow(performance.now())) return;
+    const key = String(statusCode);
+    statuses[key] = (statuses[key] ?? 0) + 1;
+    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+  });
+  instance!.on('reqError', (err: unknown) => {
+    if (!inWindow(performance.now())) return;
+    errors++;
+    if (err instanceof Error && err.message === 'request timed out') timeouts++;
+  });
+
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  const healthUrl = `${server.url}/healthz`;
+  const sample = async () => {
+    const m = await memoryKb(server.pid);
+    if (m === null) {
+      serverGone = true;
+      return;
+    }
+    if (m.rss > peakRssKb) peakRssKb = m.rss;
+    if (m.hwm > hwmKb) hwmKb = m.hwm;
+  };
+  const tick = () => {
+    probes.push(
+      probe(healthUrl).then((ms) => {
+        if (ms === null) healthFailures++;
+        else healthMs.push(ms);
+      }),
+    );
+    void sample();
+  };
+
+  await sleep(Math.max(0, windowStart - performance.now()));
+  loopDelay.enable();
+  tick();
+  const sampler = setInterval(tick, PROBE_INTERVAL_MS);
+  await sleep(Math.max(0, windowEnd - performance.now()));
+  clearInterval(sampler);
+  loopDelay.disable();
+  await sample();
+  instance!.stop();
+  await finished;
+  await Promise.all(probes);
+
+  if (serverGone) throw new Error(`the server (pid ${server.pid}) went away during the load\n--- server output ---\n${server.stderr()}`);
+
+  const sorted = Float64Array.from(latencies).sort();
+  const sum = latencies.reduce((a, b) => a + b, 0);
+  const healthSorted = Float64Array.from(healthMs).sort();
+  const MB = (kb: number) => round2(kb / 1024);
+  return {
+    concurrency,
+    seconds,
+    requests: latencies.length,
+    rps: round2(latencies.length / seconds),
+    p50Ms: round2(percentile(sorted, 50)),
+    p99Ms: round2(percentile(sorted, 99)),
+    meanMs: round2(latencies.length ? sum / latencies.length : 0),
+    maxMs: round2(sorted.length ? sorted[sorted.length - 1]! : 0),
+    statuses,
+    errors,
+    timeouts,
+    healthMaxMs: round2(healthSorted.length ? healthSorted[healthSorted.length - 1]! : 0),
+    healthP99Ms: round2(percentile(healthSorted, 99)),
+    healthProbes: healthMs.length + healthFailures,
+    healthFailures,
+    peakRssMB: MB(peakRssKb),
+    serverHwmMB: MB(hwmKb),
+    clientLoopDelayMaxMs: round2(loopDelay.max / 1e6),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// By hand: npx tsx scripts/bench/http.ts [image]
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.avif': 'image/avif',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+};
+
+async function main(): Promise<void> {
+  const imagePath = process.argv[2] ?? '/usr/lib/python3/dist-packages/skimage/data/chelsea.png';
+  const image: ImageUpload = {
+    bytes: readFileSync(imagePath),
+    filename: basename(imagePath),
+    contentType: CONTENT_TYPES[extname(imagePath).toLowerCase()] ?? 'application/octet-stream',
+  };
+  const started = performance.now();
+  const server = await startServer(['--model', 'nsfw-mobilenet-v2']);
+  console.log(`server ${server.url} (pid ${server.pid}) ready in ${((performance.now() - started) / 1000).toFixed(1)} s; image ${imagePath} (${image.bytes.length} bytes)`);
+  try {
+    for (const concurrency of [1, 8, 32]) {
+      const r = await httpLoad(server, image, { concurrency, seconds: 5 });
+      console.log(JSON.stringify(r));
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,62 @@
+/**
+ * The benchmark's photos: one real photo per size class, from Debian's
+ * plasma-workspace-wallpapers, so every level (engine, in-process, HTTP) and
+ * every engine (imgcls, transformers.js, nsfwjs) sees the same bytes.
+ *
+ * - 224x224 PNG: a wallpaper photo resized to MobileNetV2's input size (the
+ *   "already at input size" case of the nsfwjs comparison);
+ * - 0.3 MP JPEG: the wallpaper's own 640x480.jpg;
+ * - 4 MP JPEG: the wallpaper's own 2560x1600.jpg (the transformers.js case);
+ * - 12 MP JPEG: 4000x3000, generated from a 5120x2880 wallpaper (quality 90,
+ *   baseline), since no packaged photo is a 12 MP JPEG.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+
+export interface BenchPhoto {
+  /** Short name for tables. */
+  name: string;
+  /** Where it came from. */
+  source: string;
+  bytes: Uint8Array;
+  width: number;
+  height: number;
+  format: 'png' | 'jpeg';
+  contentType: string;
+  filename: string;
+}
+
+const WALLPAPERS = '/usr/share/wallpapers';
+/** A daylight photo with a 640x480 and a 2560x1600 JPEG. */
+const PHOTO = `${WALLPAPERS}/Autumn/contents/images`;
+/** The largest packaged photos are 5120x2880 PNGs. */
+const LARGE = `${WALLPAPERS}/Altai/contents/images/5120x2880.png`;
+
+const u8 = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.length);
+
+export async function benchPhotos(): Promise<BenchPhoto[]> {
+  for (const f of [`${PHOTO}/640x480.jpg`, `${PHOTO}/2560x1600.jpg`, LARGE]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing: apt-get install -y plasma-workspace-wallpapers`);
+  }
+  const big = await readFile(`${PHOTO}/2560x1600.jpg`);
+  const small = await readFile(`${PHOTO}/640x480.jpg`);
+  const input = await sharp(big).resize(224, 224, { fit: 'fill' }).png().toBuffer();
+  const huge = await sharp(LARGE).resize(4000, 3000, { fit: 'fill' }).removeAlpha().jpeg({ quality: 90 }).toBuffer();
+  const photo = (name: string, source: string, bytes: Buffer, width: number, height: number, format: 'png' | 'jpeg'): BenchPhoto => ({
+    name,
+    source,
+    bytes: u8(bytes),
+    width,
+    height,
+    format,
+    contentType: `image/${format}`,
+    filename: `photo.${format === 'png' ? 'png' : 'jpg'}`,
+  });
+  return [
+    photo('224x224 PNG', 'Autumn 2560x1600.jpg resized', input, 224, 224, 'png'),
+    photo('640x480 JPEG (0.3 MP)', 'Autumn 640x480.jpg', small, 640, 480, 'jpeg'),
+    photo('2560x1600 JPEG (4.1 MP)', 'Autumn 2560x1600.jpg', big, 2560, 1600, 'jpeg'),
+    photo('4000x3000 JPEG (12 MP)', 'Altai 5120x2880.png resized, q90', huge, 4000, 3000, 'jpeg'),
+  ];
+}

@@ -1,0 +1,55 @@
+/**
+ * The inference worker thread: opens one session and runs the batches the
+ * pool sends, one at a time. It writes the float tensor from the packed
+ * pixels itself (a quarter of the bytes to move for uint8 pixels, and the
+ * pass is off the HTTP thread), into one buffer reused across batches.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { isImgclsError } from '../errors.ts';
+import { SessionRunner } from './runner.ts';
+import { ModelSession } from './session.ts';
+import type { ToWorker, FromWorker, WorkerOpen } from './worker-protocol.ts';
+
+const port = parentPort!;
+const post = (message: FromWorker) => port.postMessage(message);
+const failure = (err: unknown) =>
+  isImgclsError(err) ? { code: err.code, message: err.message } : { code: 'INFERENCE_FAILED' as const, message: `Inference failed: ${(err as Error)?.message ?? String(err)}` };
+
+async function main(): Promise<void> {
+  const open = workerData as WorkerOpen;
+  const warnings: string[] = [];
+  let runner: SessionRunner;
+  try {
+    const session = await ModelSession.open(open.modelPath, { ...open.session, onWarning: (m) => warnings.push(m) });
+    runner = new SessionRunner(session);
+    post({ kind: 'ready', signature: session.signature, device: session.device, warnings });
+  } catch (err) {
+    post({ kind: 'open-failed', ...failure(err) });
+    return;
+  }
+  port.on('message', (message: ToWorker) => {
+    void handle(runner, message);
+  });
+}
+
+/** The pool sends one job at a time, so jobs never overlap here. */
+async function handle(runner: SessionRunner, message: ToWorker): Promise<void> {
+  if (message.kind === 'configure') {
+    runner.configure(message.spec);
+    return;
+  }
+  if (message.kind === 'close') {
+    await runner.session.close();
+    port.close();
+    return;
+  }
+  try {
+    const out = message.kind === 'images' ? await runner.runImages(message.images) : await runner.runTensor(message.data, message.dims);
+    // Outputs are small (batch × classes): copying beats detaching a buffer onnxruntime may own.
+    post({ kind: 'result', id: message.id, data: out.data, dims: out.dims, preprocessMs: out.preprocessMs, inferMs: out.inferMs });
+  } catch (err) {
+    post({ kind: 'error', id: message.id, ...failure(err) });
+  }
+}
+
+void main();
