@@ -32,6 +32,7 @@ import { decodeImage } from '../src/image/decode.ts';
 import { fitToInput, packedTensor } from '../src/image/preprocess.ts';
 import { readPackage } from '../src/model/package.ts';
 import { resolveSpec, type ResolvedSpec } from '../src/model/resolve.ts';
+import { outputSize } from '../src/model/spec.ts';
 import { resolveModel } from '../src/store/store.ts';
 import { drive, type DriveResult } from './bench/drive.ts';
 import { writeHuggingFaceLayout } from './bench/hf-layout.ts';
@@ -90,7 +91,10 @@ async function engineLevel(): Promise<void> {
     const pkg = await readPackage(dir);
     const local = await InThreadRunner.open(pkg.modelPath, {});
     const spec = resolveSpec(pkg.spec, local.signature);
-    const [w, h] = [spec.preprocess.crop?.width ?? 224, spec.preprocess.crop?.height ?? 224];
+    const runSpec = { inputName: spec.inputName, outputName: spec.outputName, preprocess: spec.preprocess };
+    local.configure(runSpec);
+    const size = outputSize(spec.preprocess);
+    const [w, h] = [size?.width ?? 224, size?.height ?? 224];
     const ms: Record<number, number> = {};
     for (const batch of [1, 8]) {
       const data = new Float32Array(batch * w * h * 3).map(() => Math.random());
@@ -100,6 +104,7 @@ async function engineLevel(): Promise<void> {
     }
     await local.close();
     const pool = await WorkerPool.open(pkg.modelPath, { workers: os.availableParallelism(), threads: 1 });
+    pool.configure(runSpec);
     const poolRate: Record<number, number> = {};
     for (const batch of [1, 8]) {
       const data = new Float32Array(batch * w * h * 3).map(() => Math.random());

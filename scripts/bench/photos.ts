@@ -5,7 +5,7 @@
  *
  * - 224x224 PNG: a wallpaper photo resized to MobileNetV2's input size (the
  *   "already at input size" case of the nsfwjs comparison);
- * - 0.3 MP JPEG: the wallpaper's own 640x480.jpg;
+ * - 0.3 MP JPEG: the wallpaper's own 640x480.jpg (baseline);
  * - 4 MP JPEG: the wallpaper's own 2560x1600.jpg (the transformers.js case);
  * - 12 MP JPEG: 4000x3000, generated from a 5120x2880 wallpaper (quality 90,
  *   baseline), since no packaged photo is a 12 MP JPEG.
@@ -28,8 +28,8 @@ export interface BenchPhoto {
 }
 
 const WALLPAPERS = '/usr/share/wallpapers';
-/** A daylight photo with a 640x480 and a 2560x1600 JPEG. */
-const PHOTO = `${WALLPAPERS}/Autumn/contents/images`;
+/** A photo (lake shore) whose 640x480 and 2560x1600 JPEGs are baseline 4:2:0, as cameras and phones write them. Several wallpapers are progressive JPEGs, which libjpeg cannot shrink while decoding. */
+const PHOTO = `${WALLPAPERS}/BytheWater/contents/images`;
 /** The largest packaged photos are 5120x2880 PNGs. */
 const LARGE = `${WALLPAPERS}/Altai/contents/images/5120x2880.png`;
 
@@ -54,9 +54,9 @@ export async function benchPhotos(): Promise<BenchPhoto[]> {
     filename: `photo.${format === 'png' ? 'png' : 'jpg'}`,
   });
   return [
-    photo('224x224 PNG', 'Autumn 2560x1600.jpg resized', input, 224, 224, 'png'),
-    photo('640x480 JPEG (0.3 MP)', 'Autumn 640x480.jpg', small, 640, 480, 'jpeg'),
-    photo('2560x1600 JPEG (4.1 MP)', 'Autumn 2560x1600.jpg', big, 2560, 1600, 'jpeg'),
+    photo('224x224 PNG', 'BytheWater 2560x1600.jpg resized', input, 224, 224, 'png'),
+    photo('640x480 JPEG (0.3 MP)', 'BytheWater 640x480.jpg', small, 640, 480, 'jpeg'),
+    photo('2560x1600 JPEG (4.1 MP)', 'BytheWater 2560x1600.jpg', big, 2560, 1600, 'jpeg'),
     photo('4000x3000 JPEG (12 MP)', 'Altai 5120x2880.png resized, q90', huge, 4000, 3000, 'jpeg'),
   ];
 }
