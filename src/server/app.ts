@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createError, type ImgclsError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import type { ServerConfig } from './config.ts';
-import { answerFor } from './http-errors.ts';
+import { answerFor, RETRY_AFTER_SECONDS } from './http-errors.ts';
 import { ServerMetrics } from './metrics.ts';
 import type { ModelRegistry } from './registry.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -28,9 +28,6 @@ export interface ServerContext {
   registry: ModelRegistry;
   metrics: ServerMetrics;
 }
-
-/** What a 503 tells clients to wait: one second is about a queue's worth of work on a small machine. */
-export const RETRY_AFTER_SECONDS = 1;
 
 /** Routes under this prefix answer errors in the Open Inference Protocol's shape: `{"error": "..."}`. */
 export const V2_PREFIX = '/v2';

@@ -16,6 +16,9 @@ interface FrameworkError {
   validationContext?: string;
 }
 
+/** What a 503 tells clients to wait: one second is about a queue's worth of work on a small machine. */
+export const RETRY_AFTER_SECONDS = 1;
+
 const BY_CODE: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',

@@ -12,7 +12,7 @@ import { DEFAULT_TOP_K } from '../../engine/postprocess.ts';
 import { createError } from '../../errors.ts';
 import { thumbnailJpeg } from '../../image/decode.ts';
 import type { ServerContext } from '../app.ts';
-import { answerFor } from '../http-errors.ts';
+import { answerFor, RETRY_AFTER_SECONDS } from '../http-errors.ts';
 import { classifyImages } from '../inference.ts';
 import { renderPage, type PageView, type ResultCard } from '../page-html.ts';
 import { readImageRequest } from '../request-images.ts';
@@ -77,6 +77,8 @@ export const pageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
       return html(reply, status, { ...page, results: { model: served.name, timing: out.timing, cards } });
     } catch (error) {
       const err = answerFor(request, error);
+      // As the JSON routes do: an overloaded or loading server says when to come back.
+      if (err.status === 503) void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
       return html(reply, err.status, { ...page, error: err });
     }
   });
