@@ -28,10 +28,8 @@ import sharp from 'sharp';
 import { Classifier, type ClassifierOptions } from '../src/engine/classifier.ts';
 import { InThreadRunner } from '../src/engine/runner.ts';
 import { WorkerPool } from '../src/engine/worker-pool.ts';
-import { decodeImage } from '../src/image/decode.ts';
-import { fitToInput, packedTensor } from '../src/image/preprocess.ts';
 import { readPackage } from '../src/model/package.ts';
-import { resolveSpec, type ResolvedSpec } from '../src/model/resolve.ts';
+import { resolveSpec } from '../src/model/resolve.ts';
 import { outputSize } from '../src/model/spec.ts';
 import { resolveModel } from '../src/store/store.ts';
 import { drive, type DriveResult } from './bench/drive.ts';
@@ -130,38 +128,29 @@ async function stagesLevel(photos: BenchPhoto[], models: { label: string; dir: s
   print('### Where the time goes (one image at a time, median ms)');
   print('');
   const rows: string[][] = [];
+  const med = (xs: number[]) => xs.sort((x, y) => x - y)[xs.length >> 1]!;
   for (const m of models) {
-    const pkg = await readPackage(m.dir);
-    const runner = await InThreadRunner.open(pkg.modelPath, { threads: 1 });
-    const spec: ResolvedSpec = resolveSpec(pkg.spec, runner.signature);
-    runner.configure({ inputName: spec.inputName, outputName: spec.outputName, preprocess: spec.preprocess });
+    // The classifier's own per-image timing, on the calling thread with one onnxruntime thread, one image at a time.
+    const c = await Classifier.load(m.dir, { workers: 0, threads: 1 });
     for (const photo of photos) {
       log(`stages: ${m.label}, ${photo.name}`);
       const t = { decode: [] as number[], resize: [] as number[], tensor: [] as number[], infer: [] as number[], json: [] as number[] };
       const until = performance.now() + (SECONDS / 2) * 1000;
       for (let n = 0; performance.now() < until || n < 3; n++) {
-        const a = performance.now();
-        const img = await decodeImage(photo.bytes, { spec: spec.preprocess });
-        const b = performance.now();
-        const fitted = img.fitted ? img : fitToInput(img, spec.preprocess);
-        const c = performance.now();
-        const tensor = packedTensor(fitted.data, 1, fitted.width, fitted.height, spec.preprocess);
-        const d = performance.now();
-        const result = await runner.runTensor(tensor.data, tensor.dims);
-        const e = performance.now();
-        JSON.stringify({ model: m.label, predictions: Array.from(result.data, (score, index) => ({ label: spec.labels[index], index, score })), timing: { decode_ms: b - a } });
-        const f = performance.now();
-        t.decode.push(b - a);
-        t.resize.push(c - b);
-        t.tensor.push(d - c);
-        t.infer.push(e - d);
-        t.json.push(f - e);
+        const [r] = await c.classify([photo.bytes], { topK: 5 });
+        if (!r?.ok) throw new Error(`imgcls failed on ${photo.name}: ${r ? r.error.message : 'no result'}`);
+        const began = performance.now();
+        JSON.stringify({ model: m.label, predictions: r.predictions, timing: { decode_ms: r.timing.decodeMs } });
+        t.json.push(performance.now() - began);
+        t.decode.push(r.timing.decodeMs);
+        t.resize.push(r.timing.resizeMs);
+        t.tensor.push(r.timing.preprocessMs);
+        t.infer.push(r.timing.inferMs);
       }
-      const med = (xs: number[]) => xs.sort((x, y) => x - y)[xs.length >> 1]!;
-      const total = med(t.decode) + med(t.resize) + med(t.tensor) + med(t.infer) + med(t.json);
-      rows.push([m.label, photo.name, fmtMs(med(t.decode)), fmtMs(med(t.resize)), fmtMs(med(t.tensor)), fmtMs(med(t.infer)), fmtMs(med(t.json)), `${((med(t.decode) + med(t.resize)) / total * 100).toFixed(0)}%`]);
+      const [decode, resize, tensor, infer, json] = [med(t.decode), med(t.resize), med(t.tensor), med(t.infer), med(t.json)];
+      rows.push([m.label, photo.name, fmtMs(decode), fmtMs(resize), fmtMs(tensor), fmtMs(infer), fmtMs(json), `${(((decode + resize) / (decode + resize + tensor + infer + json)) * 100).toFixed(0)}%`]);
     }
-    await runner.close();
+    await c.close();
   }
   print(markdownTable(['model', 'photo', 'decode (sharp)', 'resize (JS)', 'tensor', 'model (1 thread)', 'JSON', 'decode+resize share'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']));
   print('');

@@ -12,9 +12,11 @@ export interface DriveResult {
   p99Ms: number;
 }
 
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+/** Nearest-rank percentile of ascending `sorted`; 0 when empty. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
 }
 
 export async function drive(work: () => Promise<void>, options: { concurrency: number; seconds: number; warmupSeconds?: number; minCalls?: number }): Promise<DriveResult> {

@@ -17,15 +17,15 @@
  * package. The graph is converted from the nsfwjs bundle, as the built-in is,
  * and checked against the built-in in the model store before it is written.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { ModelSession } from '../../src/engine/session.ts';
 import { convertKeras } from '../../src/keras/convert.ts';
 import { loadNsfwBundle } from '../../src/keras/source.ts';
 import { MANIFEST_FILE } from '../../src/model/manifest.ts';
 import { BUILTIN_MODELS, DEFAULT_MODEL, NSFW_LABELS } from '../../src/store/builtin.ts';
 import { ensureBuiltin } from '../../src/store/store.ts';
+import { writeDirectory } from '../../src/store/write-directory.ts';
 
 /** The built-in this layout holds. */
 const MODEL = BUILTIN_MODELS[DEFAULT_MODEL]!;
@@ -92,22 +92,12 @@ export async function writeHuggingFaceLayout(outDir: string, options: HuggingFac
     do_convert_rgb: true,
   };
 
-  // Written beside the target and renamed into place, so a reader never sees half a directory.
-  const parent = dirname(dir);
-  await mkdir(parent, { recursive: true });
-  const temp = join(parent, `.hf-layout.tmp-${randomUUID()}`);
-  try {
-    await mkdir(join(temp, 'onnx'), { recursive: true });
-    await writeFile(join(temp, 'onnx', 'model.onnx'), converted.onnx);
-    await writeFile(join(temp, 'preprocessor_config.json'), JSON.stringify(preprocessor, null, 2) + '\n');
-    // config.json last: its marker is what says the directory is complete.
-    await writeFile(join(temp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-    await rm(dir, { recursive: true, force: true });
-    await rename(temp, dir);
-  } catch (err) {
-    await rm(temp, { recursive: true, force: true });
-    throw err;
-  }
+  // Written as one step; config.json last, since its marker is what says the directory is complete.
+  await writeDirectory(dir, [
+    ['onnx/model.onnx', converted.onnx],
+    ['preprocessor_config.json', JSON.stringify(preprocessor, null, 2) + '\n'],
+    ['config.json', JSON.stringify(config, null, 2) + '\n'],
+  ]);
   return dir;
 }
 

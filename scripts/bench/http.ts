@@ -36,6 +36,7 @@ import { basename, extname } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
+import { percentile } from './drive.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BOUNDARY = '----imgclsBenchBoundary7MA4YWxkTrZu0gW';
@@ -231,12 +232,6 @@ async function checkPredict(server: ServerHandle, target: string, body: Buffer, 
   if (!Array.isArray(predictions) || predictions.length === 0) fail(`POST ${target} answered 200 without predictions: ${text.slice(0, 500)}`);
 }
 
-/** Nearest-rank percentile of ascending `sorted`; 0 when empty. */
-function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
-}
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 

@@ -13,7 +13,7 @@ import { DEFAULT_BACKBONE } from '../train/backbone.ts';
 import { DEFAULT_HEAD, train, type StepProgress } from '../train/train.ts';
 import { datasetArgs, datasetFrom } from './evaluate.ts';
 import type { CommandData } from './io.ts';
-import { checkKnownFlags, parseChoice, parseNumber, parsePositiveInt } from './options.ts';
+import { checkKnownFlags, parseChoice, parseNonNegativeInt, parseNumber, parsePositiveInt } from './options.ts';
 import { Progress } from './progress.ts';
 
 const d = DEFAULT_HEAD;
@@ -44,8 +44,6 @@ const args = {
   json: { type: 'boolean', description: 'Print the report as JSON instead of a summary' },
 } as const;
 
-const nonNegativeInt = (flag: string, value: string): number => (value === '0' ? 0 : parsePositiveInt(flag, value));
-
 function fraction(flag: string, value: string, lo: number, hi: number): number {
   const x = parseNumber(flag, value);
   if (!(x >= lo && x < hi)) throw createError('INVALID_OPTION', `Expected a number from ${lo} up to ${hi} for --${flag} but received "${value}"`);
@@ -59,7 +57,7 @@ export const trainCommand = defineCommand({
     const { io } = data as CommandData;
     checkKnownFlags(rawArgs, args);
     if (!a.out) throw createError('INVALID_OPTION', 'Expected --out <dir>: where to write the trained model');
-    const hidden = nonNegativeInt('hidden', a.hidden);
+    const hidden = parseNonNegativeInt('hidden', a.hidden);
     const head = {
       hidden: hidden === 0 ? null : hidden,
       epochs: parsePositiveInt('epochs', a.epochs),
@@ -69,10 +67,10 @@ export const trainCommand = defineCommand({
       labelSmoothing: fraction('label-smoothing', a['label-smoothing'], 0, 1),
       classWeight: parseChoice('class-weight', a['class-weight'], ['none', 'balanced'] as const),
       patience: parsePositiveInt('patience', a.patience),
-      seed: nonNegativeInt('seed', a.seed),
+      seed: parseNonNegativeInt('seed', a.seed),
     };
     const valFraction = fraction('val-split', a['val-split'], 0, 1);
-    const augment = nonNegativeInt('augment', a.augment);
+    const augment = parseNonNegativeInt('augment', a.augment);
     const threads = a.threads === undefined ? undefined : parsePositiveInt('threads', a.threads);
     const out = resolve(a.out);
     // Options are all checked before the dataset is read: a typo fails in a second, not after an hour of features.

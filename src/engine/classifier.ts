@@ -112,8 +112,9 @@ export class Classifier {
   static async load(dir: string, options: ClassifierOptions = {}): Promise<Classifier> {
     const pkg = await readPackage(dir);
     const workers = options.workers ?? defaultWorkers();
-    // One onnxruntime thread per worker unless told otherwise: the workers are the parallelism.
-    const session: SessionOptions = { ...options, threads: options.threads ?? (workers > 0 ? 1 : undefined) };
+    // Only the session's own options go to the workers; one onnxruntime thread each unless told otherwise: the workers are the parallelism.
+    const { optimization, device, onWarning } = options;
+    const session: SessionOptions = { optimization, device, onWarning, threads: options.threads ?? (workers > 0 ? 1 : undefined) };
     const runner = workers > 0 ? await WorkerPool.open(pkg.modelPath, { ...session, workers }) : await InThreadRunner.open(pkg.modelPath, session);
     try {
       const spec = resolveSpec(pkg.spec, runner.signature, options.overrides);
@@ -150,9 +151,19 @@ export class Classifier {
     return this.options.maxQueue ?? Infinity;
   }
 
-  /** True when no further image would be admitted: the server refuses requests before reading them. */
+  /** True when no further image would be admitted. */
   get saturated(): boolean {
-    return this.admitted >= this.maxQueue;
+    return this.overloaded() !== null;
+  }
+
+  /**
+   * The error for `n` more images when they would not fit under maxQueue,
+   * else null. With n = 0: whether the queue is already full (the server
+   * asks before reading a request).
+   */
+  overloaded(n = 0): ImgclsError | null {
+    if (n > 0 ? this.admitted + n <= this.maxQueue : this.admitted < this.maxQueue) return null;
+    return createError('OVERLOADED', `The server is at capacity (${this.admitted} images in progress, limit ${this.maxQueue}); retry shortly`);
   }
 
   /**
@@ -160,9 +171,8 @@ export class Classifier {
    * @throws ImgclsError OVERLOADED when they do not fit under maxQueue.
    */
   private async admit<T>(n: number, work: () => Promise<T>): Promise<T> {
-    if (this.admitted + n > this.maxQueue) {
-      throw createError('OVERLOADED', `The server is at capacity (${this.admitted} images in progress, limit ${this.maxQueue}); retry shortly`);
-    }
+    const refused = this.overloaded(n);
+    if (refused) throw refused;
     this.admitted += n;
     try {
       return await work();

@@ -5,8 +5,7 @@
  * same contract on the calling thread: for tools that have nothing else to
  * do meanwhile, and as the benchmark's reference.
  */
-import type { PreprocessSpec } from '../model/spec.ts';
-import type { GraphSignature } from '../model/spec.ts';
+import type { GraphSignature, PreprocessSpec } from '../model/spec.ts';
 import { packedTensor } from '../image/preprocess.ts';
 import { ModelSession, type Device, type SessionOptions } from './session.ts';
 
@@ -86,13 +85,8 @@ export class SessionRunner {
 }
 
 /** The model on the calling thread: each run blocks it for the run's length. */
-export class InThreadRunner implements InferenceRunner {
+export class InThreadRunner extends SessionRunner implements InferenceRunner {
   readonly capacity = 1;
-  private readonly runner: SessionRunner;
-
-  private constructor(private readonly session: ModelSession) {
-    this.runner = new SessionRunner(session);
-  }
 
   static async open(modelPath: string, options: SessionOptions): Promise<InThreadRunner> {
     return new InThreadRunner(await ModelSession.open(modelPath, options));
@@ -104,18 +98,6 @@ export class InThreadRunner implements InferenceRunner {
 
   get device(): Device {
     return this.session.device;
-  }
-
-  configure(spec: RunSpec): void {
-    this.runner.configure(spec);
-  }
-
-  runImages(images: PackedImages): Promise<RunOutput> {
-    return this.runner.runImages(images);
-  }
-
-  runTensor(data: Float32Array, dims: readonly number[]): Promise<RunOutput> {
-    return this.runner.runTensor(data, dims);
   }
 
   close(): Promise<void> {

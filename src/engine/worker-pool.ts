@@ -130,15 +130,6 @@ export class WorkerPool implements InferenceRunner {
     return this.submit({ kind: 'tensor', id: this.nextId++, data: own, dims }, [own.buffer]);
   }
 
-  /** Jobs waiting for a free worker (the batcher keeps this near zero by dispatching only to free workers). */
-  get backlog(): number {
-    return this.waiting.length;
-  }
-
-  get busy(): number {
-    return this.slots.filter((s) => s.job).length;
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.waiting.splice(0)) job.reject(createError('INFERENCE_FAILED', 'The model was closed before this batch ran'));

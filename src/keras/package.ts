@@ -6,10 +6,9 @@
  * Files are written into a temporary directory beside the target and renamed
  * into place, so a reader never sees a half-written package.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
 import { createError } from '../errors.ts';
+import { writeDirectory } from '../store/write-directory.ts';
 import { MANIFEST_FILE, type InterpolationName } from '../model/manifest.ts';
 import { VERSION } from '../version.ts';
 import { emitKeras, finishKeras, type Converted, type DenseLayer, type Emitted, type Pooling } from './convert.ts';
@@ -140,28 +139,11 @@ export async function writeKerasPackage(loaded: LoadedKerasModel, outDir: string
   });
   const manifest = kerasManifest(converted, loaded.source, options, features.length > 0 ? { features: features.map(({ onnx: _onnx, ...rest }) => rest) } : {});
 
-  const parent = dirname(outDir);
-  await mkdir(parent, { recursive: true });
-  // Unique per call: two conversions in one process may start in the same millisecond.
-  const temp = join(parent, `.${options.name}.tmp-${randomUUID()}`);
-  try {
-    await mkdir(temp);
-    await writeFile(join(temp, 'model.onnx'), converted.onnx);
-    for (const f of features) await writeFile(join(temp, f.file), f.onnx);
-    await writeFile(join(temp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
-    for (const [file, content] of Object.entries(options.files?.(converted) ?? {})) await writeFile(join(temp, file), content);
-    try {
-      await rename(temp, outDir);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-      // Replacing an older package: the window without one is only between these two calls.
-      await rm(outDir, { recursive: true, force: true });
-      await rename(temp, outDir);
-    }
-  } catch (err) {
-    await rm(temp, { recursive: true, force: true });
-    throw err;
-  }
+  await writeDirectory(outDir, [
+    ['model.onnx', converted.onnx],
+    ...features.map((f): [string, Uint8Array] => [f.file, f.onnx]),
+    [MANIFEST_FILE, JSON.stringify(manifest, null, 2) + '\n'],
+    ...Object.entries(options.files?.(converted) ?? {}),
+  ]);
   return converted;
 }

@@ -61,7 +61,10 @@ export async function buildApp(config: ServerConfig, registry: ModelRegistry, op
     ajv: { customOptions: { removeAdditional: false } },
     schemaController: { compilersFactory: { buildValidator: strictBodies as never } },
   });
-  const metrics = new ServerMetrics({ processMetrics: options.processMetrics });
+  const metrics = new ServerMetrics({
+    processMetrics: options.processMetrics,
+    queueDepths: () => registry.names.map((name) => [name, registry.get(name).classifier.pending]),
+  });
   const ctx: ServerContext = { config, registry, metrics };
   registry.observe((model) => {
     model.classifier.onBatch = (size) => metrics.batch(model.name, size);

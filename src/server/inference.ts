@@ -8,7 +8,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClassifyResult, ImageTiming } from '../engine/classifier.ts';
 import type { TopK } from '../engine/postprocess.ts';
-import { createError, type ImgclsError } from '../errors.ts';
+import type { ImgclsError } from '../errors.ts';
 import type { ServerContext } from './app.ts';
 import type { ModelRegistry, ServedModel } from './registry.ts';
 import { saveUpload } from './uploads.ts';
@@ -29,6 +29,12 @@ export interface RequestResult {
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+const IMAGE_STAGES = ['decode', 'queue', 'inference'] as const;
+type ImageStage = (typeof IMAGE_STAGES)[number];
+
+/** An image's timing in the metrics' stages: decode includes a JS resize, inference the tensor. */
+const imageStages = (t: ImageTiming): Record<ImageStage, number> => ({ decode: t.decodeMs + t.resizeMs, queue: t.queueMs, inference: t.preprocessMs + t.inferMs });
 const isBytes = (input: ImageInput): input is Uint8Array => input instanceof Uint8Array;
 
 /**
@@ -39,61 +45,39 @@ const isBytes = (input: ImageInput): input is Uint8Array => input instanceof Uin
  */
 export function refuseWhenSaturated(registry: ModelRegistry): (request: { params: unknown }) => Promise<void> {
   return async (request) => {
-    const name = (request.params as { name?: string; model?: string }).name ?? (request.params as { model?: string }).model;
+    const params = request.params as { name?: string; model?: string };
+    const name = params.name ?? params.model;
     if (!registry.ready || (name !== undefined && !registry.has(name))) return;
-    const { classifier } = registry.get(name);
-    if (classifier.saturated) {
-      throw createError('OVERLOADED', `The server is at capacity (${classifier.pending} images in progress, limit ${classifier.maxQueue}); retry shortly`);
-    }
+    const refused = registry.get(name).classifier.overloaded();
+    if (refused) throw refused;
   };
-}
-
-/** Count `images` in the queue gauge while `work` runs. */
-async function queued<T>(ctx: ServerContext, model: ServedModel, images: number, work: () => Promise<T>): Promise<T> {
-  ctx.metrics.queued(model.name, images);
-  try {
-    return await work();
-  } finally {
-    ctx.metrics.queued(model.name, -images);
-  }
 }
 
 export async function classifyImages(ctx: ServerContext, log: FastifyBaseLogger, model: ServedModel, inputs: readonly ImageInput[], topK: TopK, route: string): Promise<RequestResult> {
   const { metrics, config } = ctx;
   const started = performance.now();
   const bytes = inputs.filter(isBytes);
-  const classified = await queued(ctx, model, bytes.length, () =>
-    model.classifier.classify(bytes, { topK }),
-  );
+  const classified = await model.classifier.classify(bytes, { topK });
   let next = 0;
   const results = inputs.map((input): ClassifyResult => (isBytes(input) ? classified[next++]! : { ok: false, error: input }));
 
+  const stages = classified.flatMap((r) => (r.ok ? [imageStages(r.timing)] : []));
+  for (const s of stages) for (const stage of IMAGE_STAGES) metrics.stage(model.name, stage, s[stage]);
   // A request's stages are its slowest image's: the images run side by side.
-  const timings = classified.flatMap((r) => (r.ok ? [r.timing] : []));
-  const slowest = (pick: (t: ImageTiming) => number) => (timings.length > 0 ? Math.max(...timings.map(pick)) : 0);
-  const decodeMs = slowest((t) => t.decodeMs + t.resizeMs);
-  const queueMs = slowest((t) => t.queueMs);
-  const inferMs = slowest((t) => t.preprocessMs + t.inferMs);
+  const slowest = (stage: ImageStage) => Math.max(0, ...stages.map((s) => s[stage]));
   const totalMs = performance.now() - started;
-  for (const t of timings) {
-    metrics.stage(model.name, 'decode', t.decodeMs + t.resizeMs);
-    metrics.stage(model.name, 'queue', t.queueMs);
-    metrics.stage(model.name, 'inference', t.preprocessMs + t.inferMs);
-  }
   metrics.stage(model.name, 'total', totalMs);
   for (const r of results) metrics.image(model.name, r.ok ? 'ok' : r.error.code);
 
   if (config.saveUploads !== null) await saveAll(ctx, log, model, bytes, classified, route);
-  return { results, timing: { decode_ms: round(decodeMs), queue_ms: round(queueMs), inference_ms: round(inferMs), total_ms: round(totalMs) } };
+  return { results, timing: { decode_ms: round(slowest('decode')), queue_ms: round(slowest('queue')), inference_ms: round(slowest('inference')), total_ms: round(totalMs) } };
 }
 
 /** Scores for a tensor the client preprocessed (the V2 FP32 input): one class-ordered row per image. */
 export async function scoreTensor(ctx: ServerContext, model: ServedModel, values: Float32Array, shape: readonly number[]): Promise<Float64Array[]> {
   const { metrics } = ctx;
   const started = performance.now();
-  const scores = await queued(ctx, model, shape[0] ?? 1, () =>
-    model.classifier.scoresForTensor(values, shape),
-  );
+  const scores = await model.classifier.scoresForTensor(values, shape);
   metrics.stage(model.name, 'inference', performance.now() - started);
   return scores;
 }

@@ -49,14 +49,19 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
-  private readonly queue = new Gauge({
-    name: 'imgcls_queue_depth',
-    help: 'Images accepted and not yet answered (waiting for or in decode and inference), by model',
-    labelNames: ['model'] as const,
-    registers: [this.registry],
-  });
-
-  constructor(options: { processMetrics?: boolean } = {}) {
+  constructor(options: { processMetrics?: boolean; queueDepths?: () => Iterable<[model: string, images: number]> } = {}) {
+    // Read from the classifiers at scrape time: they already count what they admitted.
+    const depths = options.queueDepths;
+    new Gauge({
+      name: 'imgcls_queue_depth',
+      help: 'Images accepted and not yet answered (waiting for or in decode and inference), by model',
+      labelNames: ['model'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [model, images] of depths?.() ?? []) this.set({ model }, images);
+      },
+    });
     // Process metrics (RSS, event-loop lag, GC) are what one looks at first when a server misbehaves.
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'imgcls_' });
   }
@@ -76,10 +81,6 @@ export class ServerMetrics {
 
   image(model: string, outcome: string): void {
     this.images.inc({ model, outcome });
-  }
-
-  queued(model: string, delta: number): void {
-    this.queue.inc({ model }, delta);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

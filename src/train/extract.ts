@@ -10,7 +10,7 @@ import type { ModelSession } from '../engine/session.ts';
 import { isImgclsError } from '../errors.ts';
 import { decodeImage } from '../image/decode.ts';
 import type { Pixels } from '../image/pixels.ts';
-import { fitToInput, writeTensor } from '../image/preprocess.ts';
+import { batchDims, fitToInput, writeTensor } from '../image/preprocess.ts';
 import { augment, type AugmentOptions } from './augment.ts';
 import type { Backbone } from './backbone.ts';
 import type { FeatureCache } from './feature-cache.ts';
@@ -106,7 +106,7 @@ export async function extractFeatures(session: ModelSession, backbone: Backbone,
     const per = width * height * 3;
     const tensor = new Float32Array(per * ready.length);
     ready.forEach((r, i) => writeTensor(r.pixels, spec, tensor, i * per));
-    const dims = spec.layout === 'NCHW' ? [ready.length, 3, height, width] : [ready.length, height, width, 3];
+    const dims = batchDims(ready.length, width, height, spec);
     const out = await session.run(inputName, tensor, dims, outputName);
     const entries = ready.map((r, i) => {
       const vector = out.data.subarray(i * dim, (i + 1) * dim);
