@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   NOT_ACCEPTABLE: 406,
+  REQUEST_TIMEOUT: 408,
+  HEADERS_TOO_LARGE: 431,
   // URL fetching
   URL_FETCH_DISABLED: 403,
   URL_NOT_ALLOWED: 400,
@@ -38,6 +40,7 @@ export const ERROR_CODES = {
   INTERNAL_ERROR: 500,
   MODEL_LOADING: 503,
   OVERLOADED: 503,
+  SHUTTING_DOWN: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,9 +3,9 @@
  * loaded over the network with autocannon, `POST /predict` with one image as
  * multipart/form-data.
  *
- * - startServer() spawns `node bin/imgcls.js serve --port 0 --log-level warn
- *   ...args` from the repo root (it runs dist/: build first), reads the URL
- *   from its "listening on" line and waits for GET /readyz to answer 200.
+ * - startServer() (scripts/lib/server-process.ts, re-exported) spawns
+ *   `node bin/imgcls.js serve` (it runs dist/: build first) and waits for
+ *   GET /readyz to answer 200.
  * - httpLoad() runs one autocannon instance for warmup + seconds and counts
  *   only what completes inside the measured window. Latency percentiles are
  *   computed here from autocannon's per-response 'response' events
@@ -28,130 +28,21 @@
  * chelsea.png), concurrency 1, 8 and 32 for 5 s each against the default
  * model.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import http from 'node:http';
 import { basename, extname } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
+import { getOnce, memoryKb, sleep, startServer, type ServerHandle } from '../lib/server-process.ts';
 import { percentile } from './drive.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { startServer, type ServerHandle };
+
 const BOUNDARY = '----imgclsBenchBoundary7MA4YWxkTrZu0gW';
-const STDERR_KEEP = 256 * 1024;
 const PROBE_INTERVAL_MS = 100;
 const PROBE_TIMEOUT_MS = 10_000;
 /** For the one checked POST before the load. */
 const CHECK_TIMEOUT_MS = 60_000;
-
-// ---------------------------------------------------------------------------
-// Server
-
-export interface ServerHandle {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-  stderr(): string;
-}
-
-/** Children still running, killed if this process exits without stopping them. */
-const liveChildren = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of liveChildren) child.kill('SIGKILL');
-});
-
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** GET `url` once, a fresh connection, no keep-alive; resolves with the status and body. */
-function getOnce(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'GET', agent: false, headers: { connection: 'close' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${url} timed out after ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * Spawn `node bin/imgcls.js serve --port 0 --log-level warn ...args` (cwd =
- * repo root), wait for /readyz 200 (timeout configurable, default 300 s),
- * return a handle. stop() sends SIGTERM and waits for exit (SIGKILL after 10 s).
- */
-export async function startServer(args: string[], options: { env?: NodeJS.ProcessEnv; readyTimeoutMs?: number } = {}): Promise<ServerHandle> {
-  const readyTimeoutMs = options.readyTimeoutMs ?? 300_000;
-  const argv = ['bin/imgcls.js', 'serve', '--port', '0', '--log-level', 'warn', ...args];
-  const child = spawn(process.execPath, argv, { cwd: REPO_ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  liveChildren.add(child);
-  if (child.pid === undefined) {
-    liveChildren.delete(child);
-    throw new Error(`could not spawn ${process.execPath} ${argv.join(' ')}`);
-  }
-  const pid = child.pid;
-
-  let err = '';
-  let out = '';
-  const keep = (s: string) => (s.length > STDERR_KEEP ? s.slice(s.length - STDERR_KEEP) : s);
-  child.stderr!.setEncoding('utf8');
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.on('data', (s: string) => (err = keep(err + s)));
-  // Drained so a chatty logger cannot fill the pipe and block the server.
-  child.stdout!.on('data', (s: string) => (out = keep(out + s)));
-  const stderr = () => (out ? `${err}\n[stdout]\n${out}` : err);
-
-  const exit = new Promise<void>((resolve) => child.once('exit', () => {
-    liveChildren.delete(child);
-    resolve();
-  }));
-
-  const stop = async (): Promise<void> => {
-    if (exited(child)) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exit;
-    clearTimeout(timer);
-  };
-
-  const fail = async (message: string): Promise<never> => {
-    await stop();
-    throw new Error(`${message}\n--- server output ---\n${stderr()}`);
-  };
-
-  const deadline = Date.now() + readyTimeoutMs;
-  let url: string | undefined;
-  while (url === undefined) {
-    const m = /imgcls: listening on (https?:\/\/\S+)/.exec(err);
-    if (m) url = m[1]!.replace(/\/+$/, '');
-    else if (exited(child)) return fail(`imgcls serve exited (code ${child.exitCode}, signal ${child.signalCode}) before listening`);
-    else if (Date.now() > deadline) return fail(`imgcls serve did not print its address within ${readyTimeoutMs} ms`);
-    else await sleep(50);
-  }
-
-  for (;;) {
-    if (exited(child)) return fail(`imgcls serve exited (code ${child.exitCode}, signal ${child.signalCode}) before /readyz said 200`);
-    const left = deadline - Date.now();
-    if (left <= 0) return fail(`GET ${url}/readyz did not answer 200 within ${readyTimeoutMs} ms`);
-    try {
-      const r = await getOnce(`${url}/readyz`, Math.min(left, 5_000));
-      if (r.status === 200) break;
-    } catch {
-      // not answering yet: retry until the deadline
-    }
-    await sleep(200);
-  }
-
-  return { url, pid, stop, stderr };
-}
 
 // ---------------------------------------------------------------------------
 // Load
@@ -234,18 +125,6 @@ async function checkPredict(server: ServerHandle, target: string, body: Buffer, 
 
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
-
-/** VmRSS and VmHWM of `pid` in kB, or null once the process is gone. */
-async function memoryKb(pid: number): Promise<{ rss: number; hwm: number } | null> {
-  let text: string;
-  try {
-    text = await readFile(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return null;
-  }
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
-  return { rss: field('VmRSS'), hwm: field('VmHWM') };
-}
 
 /** Time GET `url` to its full response on a fresh connection; null on failure or a non-200. */
 async function probe(url: string): Promise<number | null> {

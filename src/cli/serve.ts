@@ -1,20 +1,23 @@
 /**
  * `imgcls serve`: the HTTP service. It listens first, so /healthz answers
  * while the models load (a built-in converts on first start), then loads
- * each model and reports ready. SIGINT/SIGTERM close the server gracefully:
- * in-flight requests finish, new connections are refused.
+ * each model and reports ready. SIGINT/SIGTERM drain the server (see
+ * lifecycle.ts): in-flight requests finish, new ones get 503, and it exits 0;
+ * if the drain timeout cuts requests, it exits 1. A second signal stops at
+ * once.
  */
 import { defineCommand } from 'citty';
 import { Classifier, DEFAULT_MAX_QUEUE, type ClassifierOptions } from '../engine/classifier.ts';
 import { createError } from '../errors.ts';
 import { buildApp } from '../server/app.ts';
-import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_URL_FETCH, serverConfig, type ServerConfig } from '../server/config.ts';
+import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_TIMEOUTS, DEFAULT_URL_FETCH, serverConfig, type ServerConfig } from '../server/config.ts';
+import { Lifecycle } from '../server/lifecycle.ts';
 import { createAddressPolicy } from '../server/address-policy.ts';
 import { ModelRegistry, modelName } from '../server/registry.ts';
 import { DEFAULT_MODEL } from '../store/builtin.ts';
 import { resolveModel } from '../store/store.ts';
 import type { CliIO, CommandData } from './io.ts';
-import { checkKnownFlags, classifierOptions, storeOptions, modelArgs, parseBytes, parseChoice, parsePositiveInt, repeatedFlag } from './options.ts';
+import { checkKnownFlags, classifierOptions, storeOptions, modelArgs, parseBytes, parseChoice, parseNonNegativeInt, parsePositiveInt, repeatedFlag } from './options.ts';
 
 const MiB = 1024 * 1024;
 
@@ -30,8 +33,13 @@ const args = {
   'save-uploads': { type: 'string', description: 'Store every classified image, re-encoded, with a JSON sidecar of its predictions', valueHint: 'dir' },
   'max-file-size': { type: 'string', description: 'Largest image upload', default: `${DEFAULT_LIMITS.fileBytes / MiB}MB`, valueHint: 'size' },
   'max-files': { type: 'string', description: 'Most images per request', default: String(DEFAULT_LIMITS.files), valueHint: 'n' },
+  'max-fields': { type: 'string', description: 'Most non-file fields in a multipart form', default: String(DEFAULT_LIMITS.fields), valueHint: 'n' },
+  'max-parts': { type: 'string', description: 'Most parts (files and fields) in a multipart form', default: String(DEFAULT_LIMITS.parts), valueHint: 'n' },
   'max-queue': { type: 'string', description: 'Most images admitted per model at once (decoding, queued or running); past it requests get 503 with Retry-After', default: String(DEFAULT_MAX_QUEUE), valueHint: 'n' },
   'max-pixels': { type: 'string', description: 'Refuse images whose header claims more pixels', default: String(DEFAULT_LIMITS.maxPixels), valueHint: 'n' },
+  'header-timeout': { type: 'string', description: 'ms a client may take to send the request headers', default: String(DEFAULT_TIMEOUTS.headersMs), valueHint: 'ms' },
+  'request-timeout': { type: 'string', description: 'ms a client may take to send the whole request, body included', default: String(DEFAULT_TIMEOUTS.requestMs), valueHint: 'ms' },
+  'drain-timeout': { type: 'string', description: 'On SIGTERM: ms in-flight requests get to finish before they are cut', default: String(DEFAULT_TIMEOUTS.drainMs), valueHint: 'ms' },
   'log-level': { type: 'string', description: 'fatal, error, warn, info, debug, trace or silent', default: 'info' },
 } as const;
 
@@ -52,7 +60,14 @@ function configFrom(a: ServeArgs): ServerConfig {
       // base64 inflates by 4/3; leave room for a full batch of the largest files.
       jsonBytes: Math.ceil((fileBytes * 4) / 3) + 64 * 1024,
       files: parsePositiveInt('max-files', s('max-files')!),
+      fields: parsePositiveInt('max-fields', s('max-fields')!),
+      parts: parsePositiveInt('max-parts', s('max-parts')!),
       maxPixels: parsePositiveInt('max-pixels', s('max-pixels')!),
+    },
+    timeouts: {
+      headersMs: parsePositiveInt('header-timeout', s('header-timeout')!),
+      requestMs: parsePositiveInt('request-timeout', s('request-timeout')!),
+      drainMs: parseNonNegativeInt('drain-timeout', s('drain-timeout')!),
     },
     urlFetch: { enabled: a['allow-url-fetch'] === true, allow, timeoutMs: parsePositiveInt('url-timeout', s('url-timeout')!) },
     saveUploads: s('save-uploads') ?? null,
@@ -84,7 +99,8 @@ export const serveCommand = defineCommand({
   meta: { name: 'serve', description: 'Serve models over HTTP: REST API, Open Inference Protocol (v2), web page, docs and metrics' },
   args,
   async run({ args: a, rawArgs, data }) {
-    const { io } = data as CommandData;
+    const cmd = data as CommandData;
+    const { io } = cmd;
     checkKnownFlags(rawArgs, args);
     const config = configFrom(a as ServeArgs);
     const options = classifierOptions(a, (m) => io.err(`warning: ${m}`));
@@ -95,21 +111,43 @@ export const serveCommand = defineCommand({
     const wantedDefault = typeof a.default === 'string' ? a.default : undefined;
 
     const registry = new ModelRegistry();
-    const app = await buildApp(config, registry);
+    const lifecycle = new Lifecycle();
+    const app = await buildApp(config, registry, { lifecycle });
     const closed = new Promise<void>((resolve) => app.addHook('onClose', async () => resolve()));
+    let stopping = false;
     const stop = (signal: string) => {
-      app.log.info(`${signal}: closing (in-flight requests finish first)`);
-      void app.close();
+      if (stopping) {
+        io.err(`imgcls: ${signal} again: stopping now`);
+        app.server.closeAllConnections();
+        void app.close();
+        return;
+      }
+      stopping = true;
+      io.err(`imgcls: ${signal}: draining ${lifecycle.active} request(s) in flight (up to ${config.timeouts.drainMs} ms); new requests get 503`);
+      void lifecycle.drain(config.timeouts.drainMs).then(({ finished, unfinished }) => {
+        if (!finished) {
+          io.err(`imgcls: the drain timeout (${config.timeouts.drainMs} ms) cut ${unfinished} request(s) still running`);
+          cmd.exitCode = 1;
+          app.server.closeAllConnections();
+        }
+        return app.close();
+      });
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // on, not once: a second Ctrl-C must reach stop() rather than kill the process mid-drain.
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     try {
       const address = await app.listen({ host: config.host, port: config.port });
       io.err(`imgcls: listening on ${address} (web page /, API docs /docs, metrics /metrics); loading ${refs.join(', ')}`);
       await loadModels(registry, refs, wantedDefault, typeof a.store === 'string' ? a.store : undefined, options, io);
-      const first = registry.get().classifier;
-      const how = `${first.workers > 0 ? `${first.workers} inference worker${first.workers === 1 ? '' : 's'}` : 'inference on the main thread'}, batches of up to ${first.batching.maxBatch}, max delay ${first.batching.maxDelayMs} ms, queue ${first.maxQueue}`;
-      io.err(`imgcls: ready; serving ${registry.names.join(', ')} (default ${registry.defaultModel}; ${how})`);
+      if (stopping) {
+        // Stopped while loading: the app closed the registry already, but not what was still loading.
+        await registry.close();
+      } else {
+        const first = registry.get().classifier;
+        const how = `${first.workers > 0 ? `${first.workers} inference worker${first.workers === 1 ? '' : 's'}` : 'inference on the main thread'}, batches of up to ${first.batching.maxBatch}, max delay ${first.batching.maxDelayMs} ms, queue ${first.maxQueue}`;
+        io.err(`imgcls: ready; serving ${registry.names.join(', ')} (default ${registry.defaultModel}; ${how})`);
+      }
       // Resolves when a signal (or anything else) closes the app; it never rejects.
       await closed;
     } catch (err) {

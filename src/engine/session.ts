@@ -3,6 +3,8 @@
  * with the user's threading, optimisation and device choices, reports the
  * graph's signature, and runs float32 batches.
  */
+// First: it turns onnxruntime's telemetry off before the library loads.
+import './ort-env.ts';
 import * as ort from 'onnxruntime-node';
 import { createError } from '../errors.ts';
 import type { GraphSignature, TensorInfo } from '../model/spec.ts';

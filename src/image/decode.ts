@@ -16,6 +16,15 @@ import { cropRgb } from './preprocess.ts';
 // upload once, so the cache only holds memory.
 sharp.cache(false);
 
+// Only the loaders of accepted formats may ever see a byte. SVG is a
+// rendering engine (external references, fonts, scripts of a sort), PDF and
+// ImageMagick bring whole interpreters, libvips' own .v format and matrix/CSV
+// loaders can read arbitrary files. Blocking the base class blocks every
+// loader; unblocking a format's base class re-enables its file, buffer and
+// stream variants.
+sharp.block({ operation: ['VipsForeignLoad'] });
+sharp.unblock({ operation: ['VipsForeignLoadJpeg', 'VipsForeignLoadPng', 'VipsForeignLoadWebp', 'VipsForeignLoadNsgif', 'VipsForeignLoadTiff', 'VipsForeignLoadHeif'] });
+
 /** Formats we decode, by sharp's metadata name. HEIF is accepted only with AV1 compression (AVIF). */
 export const ACCEPTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif'] as const;
 export type ImageFormat = (typeof ACCEPTED_FORMATS)[number];
@@ -45,12 +54,14 @@ function formatOf(meta: Metadata): ImageFormat | null {
 }
 
 const accepted = ACCEPTED_FORMATS.join(', ');
+/** An SVG document's start: optional BOM and whitespace, then an XML declaration, a comment, a doctype or the svg element. */
+const SVG_START = /^\uFEFF?\s*(<\?xml|<!--|<!doctype svg|<svg)/i;
 
 /** Map libvips' failure messages onto the catalogue. */
 function decodeError(err: unknown): Error {
   if (isImgclsError(err)) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (/unsupported image format/i.test(message)) {
+  if (/unsupported image format|not in a known format|operation is blocked/i.test(message)) {
     return createError('UNSUPPORTED_MEDIA_TYPE', `The data is not an image in a supported format (${accepted})`, err);
   }
   if (/pixel limit/i.test(message)) {
@@ -74,12 +85,15 @@ interface Opened {
  */
 async function openAccepted(input: Uint8Array, maxPixels: number): Promise<Opened> {
   if (input.length === 0) throw createError('EMPTY_IMAGE', 'The image is empty (0 bytes)');
-  // Reading the header only is safe at any size; without the limit here we
-  // can say how large the image is in the error below (with it, metadata()
-  // itself fails). The check below replaces libvips' limit: both multiply the
-  // width and height of the same opened image (the first page only).
-  const image = sharp(input, { limitInputPixels: false, failOn: 'warning', autoOrient: true });
-  const meta = await image.metadata();
+  // Its loader is blocked, so libvips would only say "unknown format"; people do upload SVGs, so say why.
+  if (SVG_START.test(Buffer.from(input.subarray(0, 256)).toString('latin1'))) {
+    throw createError('UNSUPPORTED_MEDIA_TYPE', `SVG is not accepted: it is a document for a rendering engine, not a photo; accepted formats are ${accepted}`);
+  }
+  // The header is read with no pixel limit, so the error below can say how
+  // large the image is (with the limit, metadata() itself fails, saying
+  // nothing). The pixels are decoded by a second instance with libvips' own
+  // limit as well: both multiply the width and height of the first page.
+  const meta = await sharp(input, { limitInputPixels: false }).metadata();
   const format = formatOf(meta);
   if (!format) {
     throw createError('UNSUPPORTED_MEDIA_TYPE', `Image format "${meta.format}" is not accepted; accepted formats are ${accepted}`);
@@ -89,6 +103,8 @@ async function openAccepted(input: Uint8Array, maxPixels: number): Promise<Opene
   if (width * height > maxPixels) {
     throw createError('IMAGE_TOO_LARGE', `The image is ${width}x${height} (${width * height} pixels); the limit is ${maxPixels} pixels`);
   }
+  // pages: 1 (sharp's default, stated because it matters): an animation's first frame only.
+  const image = sharp(input, { limitInputPixels: maxPixels, failOn: 'warning', autoOrient: true, pages: 1 });
   return { image, format, width, height };
 }
 

@@ -12,6 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { createError, type ImgclsError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import type { ServerConfig } from './config.ts';
+import { clientErrorHandler } from './client-errors.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { answerFor, RETRY_AFTER_SECONDS } from './http-errors.ts';
 import { ServerMetrics } from './metrics.ts';
 import type { ModelRegistry } from './registry.ts';
@@ -27,6 +29,7 @@ export interface ServerContext {
   config: ServerConfig;
   registry: ModelRegistry;
   metrics: ServerMetrics;
+  lifecycle: Lifecycle;
 }
 
 /** Routes under this prefix answer errors in the Open Inference Protocol's shape: `{"error": "..."}`. */
@@ -35,7 +38,12 @@ export const V2_PREFIX = '/v2';
 export interface AppOptions {
   /** Collect process metrics (RSS, GC, event loop); off in tests that build many apps. */
   processMetrics?: boolean;
+  /** In-flight requests and draining; `imgcls serve` keeps it to drain on SIGTERM. A fresh one when omitted. */
+  lifecycle?: Lifecycle;
 }
+
+/** How often Node checks the header and request timeouts; its default, 30 s, would let a 10 s timeout run to 40 s. */
+const TIMEOUT_CHECK_MS = 1000;
 
 /**
  * Query strings and path parameters are all text, so Ajv coerces them
@@ -55,6 +63,11 @@ export async function buildApp(config: ServerConfig, registry: ModelRegistry, op
   const app = Fastify({
     logger: config.logLevel === false ? false : { level: config.logLevel },
     bodyLimit: config.limits.jsonBytes,
+    requestTimeout: config.timeouts.requestMs,
+    keepAliveTimeout: config.timeouts.keepAliveMs,
+    http: { headersTimeout: config.timeouts.headersMs, connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, config.timeouts.headersMs) },
+    // Timeouts and malformed HTTP never reach a route: answer them in the catalogue's shape too.
+    clientErrorHandler,
     // Keep a client's X-Request-Id when it sends one, so logs can be joined across services.
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -65,7 +78,17 @@ export async function buildApp(config: ServerConfig, registry: ModelRegistry, op
     processMetrics: options.processMetrics,
     queueDepths: () => registry.names.map((name) => [name, registry.get(name).classifier.pending]),
   });
-  const ctx: ServerContext = { config, registry, metrics };
+  const lifecycle = options.lifecycle ?? new Lifecycle();
+  const ctx: ServerContext = { config, registry, metrics, lifecycle };
+  // First of all hooks: a draining server refuses before reading anything, and counts what it admits.
+  app.addHook('onRequest', async (request, reply) => {
+    if (lifecycle.isDraining) void reply.header('connection', 'close');
+    if (lifecycle.refuses(request.url.split('?')[0]!)) {
+      throw createError('SHUTTING_DOWN', 'The server is shutting down; retry on another instance or after it restarts');
+    }
+    lifecycle.admit(reply.raw);
+  });
+
   registry.observe((model) => {
     model.classifier.onBatch = (size) => metrics.batch(model.name, size);
   });

@@ -92,7 +92,20 @@ async function fromJson(body: JsonImageBody, config: ServerConfig): Promise<Imag
   return { inputs: [bytes], batch: false, fields, topK };
 }
 
+/** RFC 2046: a multipart boundary is 1 to 70 characters. Longer ones only serve to make the parser's search slower. */
+const MAX_BOUNDARY = 70;
+
+function checkBoundary(contentType: string | undefined): void {
+  const m = /;\s*boundary=(?:"([^"]*)"|([^;\s]*))/i.exec(contentType ?? '');
+  if (!m) throw createError('INVALID_REQUEST', 'Malformed multipart body: the Content-Type has no boundary parameter');
+  const boundary = m[1] ?? m[2] ?? '';
+  if (boundary.length < 1 || boundary.length > MAX_BOUNDARY) {
+    throw createError('INVALID_REQUEST', `Malformed multipart body: the boundary is ${boundary.length} characters; RFC 2046 allows 1 to ${MAX_BOUNDARY}`);
+  }
+}
+
 async function fromMultipart(request: FastifyRequest, config: ServerConfig): Promise<ImageRequest> {
+  checkBoundary(request.headers['content-type']);
   const { limits } = config;
   const inputs: ImageInput[] = [];
   // A Map, not an object: field names such as __proto__ must stay plain keys.

@@ -1,7 +1,8 @@
 /**
  * Probes and metrics. `/healthz` answers as long as the process can answer
  * at all (liveness); `/readyz` only once every model is loaded (readiness),
- * so a load balancer waits out a first-start model conversion.
+ * so a load balancer waits out a first-start model conversion, and not while
+ * draining on shutdown.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServerContext } from '../app.ts';
@@ -11,15 +12,17 @@ const statusSchema = {
   properties: { status: { type: 'string' }, models: { type: 'array', items: { type: 'string' } } },
 } as const;
 
-export const healthRoutes: FastifyPluginAsync<ServerContext> = async (app, { registry, metrics }) => {
+export const healthRoutes: FastifyPluginAsync<ServerContext> = async (app, { registry, metrics, lifecycle }) => {
   app.get('/healthz', { schema: { tags: ['health'], summary: 'Liveness: the process answers', response: { 200: statusSchema } } }, async () => ({ status: 'ok' }));
 
   app.get(
     '/readyz',
     { schema: { tags: ['health'], summary: 'Readiness: every model is loaded', response: { 200: statusSchema, 503: statusSchema } } },
     async (_request, reply) => {
-      const ready = registry.ready;
-      return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'loading', models: registry.names });
+      // A draining server is alive but must get no new traffic.
+      const ready = registry.ready && !lifecycle.isDraining;
+      const status = lifecycle.isDraining ? 'draining' : ready ? 'ready' : 'loading';
+      return reply.status(ready ? 200 : 503).send({ status, models: registry.names });
     },
   );
 

@@ -190,8 +190,9 @@ export const v2Routes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   app.get('', { schema: { tags, summary: 'Server metadata and supported extensions', response: { 200: serverMeta } } }, async () => ({ name: 'imgcls', version: VERSION, extensions: [...V2_EXTENSIONS] }));
   app.get('/health/live', { schema: { tags, summary: 'Server liveness', response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } }, async () => ({ live: true }));
   const readiness = { type: 'object', properties: { ready: { type: 'boolean' } } };
-  app.get('/health/ready', { schema: { tags, summary: 'Server readiness: every model loaded', response: { 200: readiness, 503: readiness } } }, async (_request, reply) => {
-    return reply.status(registry.ready ? 200 : 503).send({ ready: registry.ready });
+  app.get('/health/ready', { schema: { tags, summary: 'Server readiness: every model loaded, not shutting down', response: { 200: readiness, 503: readiness } } }, async (_request, reply) => {
+    const ready = registry.ready && !ctx.lifecycle.isDraining;
+    return reply.status(ready ? 200 : 503).send({ ready });
   });
 
   type ModelRoute = FastifyRequest<{ Params: { model: string; version?: string } }>;
