@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -25,6 +27,29 @@ interface Sidecar {
 
 /** What `--save-uploads` names files: an ISO timestamp made file-safe, then a UUID. */
 const GENERATED = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(jpg|png|json)$/;
+
+/** Unique to this run, so a file a hostile name produced can be found in the shared temp directory. */
+const TOKEN = `imgcls-evil-${randomUUID().slice(0, 8)}`;
+
+/**
+ * Client filenames that must not reach the file system. The uploads dir is
+ * root/a/b/uploads, so `../../` stays under root (scanned), while `../` x4 and
+ * the absolute path land in the temp directory (scanned for TOKEN).
+ */
+const HOSTILE_FILENAMES = [
+  '../../evil.png',
+  `../../../../${TOKEN}-up.png`,
+  '/etc/x',
+  path.join(tmpdir(), `${TOKEN}-absolute.png`),
+  '..\\..\\evil.png',
+  'evil.png',
+  '.evil',
+  'evil.png\u0000.jpg',
+  `${TOKEN}\u0000.png`,
+  `../../../../${TOKEN}\u0000/x.png`,
+  // Longer than NAME_MAX (255) on every common file system.
+  `${TOKEN}-${'a'.repeat(300 - TOKEN.length - 5)}.png`,
+];
 
 /** Every file under `dir`, as paths relative to it. */
 async function tree(dir: string): Promise<string[]> {
@@ -139,11 +164,15 @@ describe('--save-uploads', () => {
     assert.equal(only!.sidecar.height, 32);
   });
 
-  for (const filename of ['../../evil.png', '/etc/x', '..\\..\\evil.png', 'evil.png', '.evil', 'evil.png\u0000.jpg']) {
-    test(`client filename ${JSON.stringify(filename)} never reaches the disk`, async () => {
+  for (const filename of HOSTILE_FILENAMES) {
+    const shown = JSON.stringify(filename.replaceAll(TOKEN, '<token>'));
+    test(`client filename ${shown.length > 60 ? `${shown.slice(0, 40)}... (${filename.length} characters)` : shown} never reaches the disk`, async () => {
       const etcExisted = existsSync('/etc/x');
-      const res = await post([['file', await fixture('green.png'), filename, 'image/png']]);
+      const m = await multipart([['file', await fixture('green.png'), filename, 'image/png']]);
+      assert.ok(m.payload.includes(Buffer.from(filename)), 'the request carries the filename verbatim');
+      const res = await t.app.inject({ method: 'POST', url: '/predict', payload: m.payload, headers: m.headers });
       assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json<{ predictions: Prediction[] }>().predictions[0]!.label, 'green');
       const files = await saved(uploads);
       assert.equal(files.length, 1);
       // Everything written anywhere under root is the one pair in the uploads dir.
@@ -152,6 +181,9 @@ describe('--save-uploads', () => {
       assert.equal(all.length, 2);
       for (const f of all) assert.doesNotMatch(f, /evil|etc/);
       assert.equal(existsSync('/etc/x'), etcExisted, '/etc/x was not created');
+      // Nor next to root, in the temp directory, where `../` x4 or an absolute path would land.
+      assert.deepEqual((await readdir(tmpdir())).filter((f) => f.includes(TOKEN)), [], `nothing named after the client in ${tmpdir()}`);
+      assert.equal(existsSync(path.resolve(uploads, filename)), false, 'the path the client named does not exist');
       assert.ok(!JSON.stringify(files[0]!.sidecar).includes('evil'), 'nor is it in the sidecar');
     });
   }
