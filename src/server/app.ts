@@ -40,6 +40,8 @@ export interface AppOptions {
   processMetrics?: boolean;
   /** In-flight requests and draining; `imgcls serve` keeps it to drain on SIGTERM. A fresh one when omitted. */
   lifecycle?: Lifecycle;
+  /** Where the JSON log lines go (default stdout): for embedding, and for tests that read the log. */
+  logStream?: NodeJS.WritableStream;
 }
 
 /** How often Node checks the header and request timeouts; its default, 30 s, would let a 10 s timeout run to 40 s. */
@@ -61,7 +63,7 @@ const strictBodies: ValidatorFactory = (external, options) => {
 
 export async function buildApp(config: ServerConfig, registry: ModelRegistry, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: config.logLevel === false ? false : { level: config.logLevel },
+    logger: config.logLevel === false ? false : { level: config.logLevel, ...(options.logStream && { stream: options.logStream }) },
     bodyLimit: config.limits.jsonBytes,
     requestTimeout: config.timeouts.requestMs,
     keepAliveTimeout: config.timeouts.keepAliveMs,

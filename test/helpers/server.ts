@@ -34,6 +34,8 @@ export interface TestAppOptions {
   config?: TestConfig;
   /** Call `registry.markReady()` after adding the models (default true). */
   ready?: boolean;
+  /** Where the log goes (with a `logLevel` in `config`); stdout when omitted. */
+  logStream?: NodeJS.WritableStream;
   /** How the models are loaded; one inference worker unless given (each worker costs a start-up). */
   classifier?: ClassifierOptions;
 }
@@ -62,7 +64,7 @@ export async function testApp(options: TestAppOptions = {}): Promise<TestApp> {
     }
     if (options.ready !== false) registry.markReady();
     const config = serverConfig({ logLevel: false, ...options.config });
-    app = await buildApp(config, registry, { processMetrics: false });
+    app = await buildApp(config, registry, { processMetrics: false, logStream: options.logStream });
     await app.ready();
   } catch (err) {
     if (app) await app.close();
