@@ -208,8 +208,10 @@ describe('6. size and count limits, malformed multipart', () => {
   });
   test('a raw body over --max-file-size is 413 before it is read', async () => {
     // The head alone claims too much; no body follows, so only an early answer can come back.
-    const r = await exchange(server.url, (s) => void s.write(head('POST', '/predict', { 'content-type': 'image/jpeg', 'content-length': FILE_LIMIT + 1 })));
+    // Staying connected past the request timeout must not bring a second answer.
+    const r = await exchange(server.url, (s) => void s.write(head('POST', '/predict', { 'content-type': 'image/jpeg', 'content-length': FILE_LIMIT + 1 })), REQUEST_TIMEOUT_MS + 2500);
     assertRawError(r, 'PAYLOAD_TOO_LARGE');
+    assert.equal(r!.statusLines, 1);
   });
   test('more files than --max-files is 413 TOO_MANY_IMAGES', async () => {
     const red = await fixture('red.jpg');
@@ -240,6 +242,17 @@ describe('6. size and count limits, malformed multipart', () => {
     const { body, contentType } = multipart([{ name: 'file', filename: 'r.jpg', type: 'image/jpeg', data: await fixture('red.jpg') }]);
     const cut = body.subarray(0, body.length - 40);
     assertRawError(await sendWhole(server.url, 'POST', '/predict', { 'content-type': contentType }, cut), 'INVALID_REQUEST');
+  });
+  test('a part that is not form-data and over 16 KiB (which stalls @fastify/busboy) is 400 within seconds, not held open', async () => {
+    const photo = await fixture('photo-chelsea.jpg');
+    assert.ok(photo.length > 16 * 1024);
+    const boundary = 'stallBoundary';
+    const body = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: attachment; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`), photo, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    const started = performance.now();
+    const r = await sendWhole(server.url, 'POST', '/predict', { 'content-type': `multipart/form-data; boundary=${boundary}` }, body);
+    assertRawError(r, 'INVALID_REQUEST');
+    assert.match(JSON.parse(r!.body).message as string, /form-data/);
+    assert.ok(performance.now() - started < REQUEST_TIMEOUT_MS, 'answered before the request timeout');
   });
   for (const name of ['__proto__', 'constructor']) {
     test(`a field named ${name} is refused with 400, and pollutes nothing`, async () => {

@@ -104,6 +104,48 @@ function checkBoundary(contentType: string | undefined): void {
   }
 }
 
+/**
+ * Stop parsing the form and let the rest of the body drain. Given up on
+ * part-way (an unexpected field, a limit), busboy stays piped from the
+ * request, holding parts nobody will read, and pauses the socket for good:
+ * the request never ends, so its keep-alive connection stalls and a graceful
+ * shutdown waits on it. Node's own drain for unread bodies does not apply
+ * once a body has been piped.
+ */
+function discardRest(request: FastifyRequest): void {
+  request.raw.unpipe();
+  request.raw.resume();
+}
+
+/** How often, and for how long after the whole body has arrived, the multipart parser may make no progress. */
+const STALL_CHECK_MS = 250;
+const STALL_AFTER_BODY_MS = 1000;
+
+/**
+ * Rejects when the whole body has arrived and the multipart parser has still
+ * not finished a second later. @fastify/busboy 3.2 stalls for ever on a part
+ * whose Content-Disposition is not form-data once it exceeds 16 KiB; the body
+ * is then complete, so Node's request timeout (which covers bodies still
+ * arriving) never fires, and the connection would be held until the client
+ * gave up.
+ */
+function stallWatch(request: FastifyRequest): { stalled: Promise<never>; stop: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_resolve, reject) => {
+    let completeSince: number | null = null;
+    timer = setInterval(() => {
+      if (!request.raw.complete) return;
+      completeSince ??= Date.now();
+      if (Date.now() - completeSince >= STALL_AFTER_BODY_MS) {
+        reject(createError('INVALID_REQUEST', 'Malformed multipart body: the parser could not get through it (is every part "Content-Disposition: form-data"?)'));
+      }
+    }, STALL_CHECK_MS);
+  });
+  // Nobody listens once parsing has finished first.
+  stalled.catch(() => {});
+  return { stalled, stop: () => clearInterval(timer) };
+}
+
 async function fromMultipart(request: FastifyRequest, config: ServerConfig): Promise<ImageRequest> {
   checkBoundary(request.headers['content-type']);
   const { limits } = config;
@@ -113,7 +155,7 @@ async function fromMultipart(request: FastifyRequest, config: ServerConfig): Pro
   const parts = request.parts({
     limits: { fileSize: limits.fileBytes, files: limits.files, fields: limits.fields, parts: limits.parts, fieldSize: 64 * 1024 },
   });
-  try {
+  const collect = async () => {
     for await (const part of parts) {
       if (part.type === 'file') {
         if (!(FILE_FIELDS as readonly string[]).includes(part.fieldname)) {
@@ -126,10 +168,16 @@ async function fromMultipart(request: FastifyRequest, config: ServerConfig): Pro
         fields.set(part.fieldname, String(part.value));
       }
     }
+  };
+  const watch = stallWatch(request);
+  try {
+    await Promise.race([collect(), watch.stalled]);
   } catch (err) {
     // The parser's own limit errors carry a status; busboy's syntax errors are plain Errors and mean a malformed body.
     if (isImgclsError(err) || (err as { statusCode?: number }).statusCode !== undefined) throw err;
     throw createError('INVALID_REQUEST', `Malformed multipart body: ${(err as Error).message}`, err);
+  } finally {
+    watch.stop();
   }
   if (inputs.length === 0) {
     throw createError('MISSING_IMAGE', `The form has no image; send the image in a file field named ${FILE_FIELDS.join(', ')}`);

@@ -15,9 +15,11 @@ export interface RawResponse {
   closedAfterMs: number;
   /** The server closed the connection (rather than the deadline passing). */
   closedByServer: boolean;
+  /** Status lines received: more than one for one request means a corrupted stream. */
+  statusLines: number;
 }
 
-function parseResponse(raw: Buffer): Omit<RawResponse, 'closedAfterMs' | 'closedByServer'> | null {
+function parseResponse(raw: Buffer): Omit<RawResponse, 'closedAfterMs' | 'closedByServer' | 'statusLines'> | null {
   const end = raw.indexOf('\r\n\r\n');
   if (end < 0) return null;
   const [statusLine, ...lines] = raw.subarray(0, end).toString('latin1').split('\r\n');
@@ -60,8 +62,10 @@ export function exchange(url: string, talk: (socket: net.Socket) => Promise<void
     socket.on('error', () => (closedByServer = true)); // a reset while we still write counts as the server closing
     socket.on('close', () => {
       clearTimeout(timer);
-      const parsed = parseResponse(Buffer.concat(chunks));
-      resolve(parsed && { ...parsed, closedAfterMs: performance.now() - started, closedByServer });
+      const raw = Buffer.concat(chunks);
+      const parsed = parseResponse(raw);
+      const statusLines = raw.toString('latin1').match(/^HTTP\/1\.1 \d{3} /gm)?.length ?? 0;
+      resolve(parsed && { ...parsed, closedAfterMs: performance.now() - started, closedByServer, statusLines });
     });
     socket.once('connect', () => {
       Promise.resolve(talk(socket)).catch((err: unknown) => {
