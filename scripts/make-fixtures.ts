@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
+import { pngChunk } from '../test/helpers/hostile.ts';
 import { colourModel, writeBarePackage, writeHfPackage, writeManifestPackage } from '../test/helpers/models.ts';
 
 const OUT = path.join(import.meta.dirname, '..', 'test', 'fixtures');
@@ -35,14 +36,6 @@ async function halves(left: typeof RED, right: typeof RED, width: number, height
 
 /** A real 16-bit PNG (sharp's own rgb16 output does not rescale values), written chunk by chunk. */
 function png16(width: number, height: number, rgb16: [number, number, number]): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(zlib.crc32(body));
-    return Buffer.concat([len, body, crc]);
-  };
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -55,7 +48,7 @@ function png16(width: number, height: number, rgb16: [number, number, number]): 
     rows.push(row);
   }
   const signature = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', zlib.deflateSync(Buffer.concat(rows))), pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 async function main(): Promise<void> {

@@ -17,7 +17,7 @@ import { getOnce, sleep, startServer, type ServerHandle } from '../scripts/lib/s
 import { animation, jpegClaiming, pngBomb, solidPng } from './helpers/hostile.ts';
 import { colourModel, COLOURS, identityModel, tempDir, writeBarePackage } from './helpers/models.ts';
 import { assertFetchError, assertRawError, exchange, head, sendWhole } from './helpers/raw-http.ts';
-import { fixture } from './helpers/server.ts';
+import { fixture, LABELLED_FIXTURES } from './helpers/server.ts';
 
 const MiB = 1024 * 1024;
 const FILE_LIMIT = 2 * MiB;
@@ -106,17 +106,7 @@ afterEach(async () => {
 });
 
 describe('1. valid uploads get 200', () => {
-  for (const [file, type, label] of [
-    ['red.jpg', 'image/jpeg', 'red'],
-    ['green.png', 'image/png', 'green'],
-    ['blue.webp', 'image/webp', 'blue'],
-    ['red.avif', 'image/avif', 'red'],
-    ['green-then-red.gif', 'image/gif', 'green'],
-    ['blue-then-red.tiff', 'image/tiff', 'blue'],
-    ['red-cmyk.jpg', 'image/jpeg', 'red'],
-    ['green-16bit.png', 'image/png', 'green'],
-    ['blue-rgba.png', 'image/png', 'blue'],
-  ] as const) {
+  for (const [file, type, label] of [['red.jpg', 'image/jpeg', 'red'] as const, ...LABELLED_FIXTURES]) {
     test(`${file} is ${label}`, async () => {
       const json = await expectClassified(await postFile(await fixture(file), type, file));
       assert.equal(json.predictions[0]!.label, label);

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import { fixture, multipart, testApp, type Part, type TestApp } from './helpers/server.ts';
+import { fixture, LABELLED_FIXTURES, multipart, testApp, type Part, type TestApp } from './helpers/server.ts';
 
 interface Prediction {
   label: string;
@@ -107,17 +107,7 @@ describe('POST /predict: input forms', () => {
     assertTop(single(await raw(t, await fixture('green.png'), 'application/octet-stream')).predictions, 'green');
   });
 
-  const formats: [string, string, string][] = [
-    ['green.png', 'image/png', 'green'],
-    ['blue.webp', 'image/webp', 'blue'],
-    ['red.avif', 'image/avif', 'red'],
-    ['green-then-red.gif', 'image/gif', 'green'],
-    ['blue-then-red.tiff', 'image/tiff', 'blue'],
-    ['red-cmyk.jpg', 'image/jpeg', 'red'],
-    ['green-16bit.png', 'image/png', 'green'],
-    ['blue-rgba.png', 'image/png', 'blue'],
-  ];
-  for (const [file, type, label] of formats) {
+  for (const [file, type, label] of LABELLED_FIXTURES) {
     test(`raw ${type} body: ${file} is ${label}`, async () => {
       assertTop(single(await raw(t, await fixture(file), type)).predictions, label);
     });

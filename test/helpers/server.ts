@@ -14,6 +14,18 @@ import { COLOURS, colourModel, tempDir, writeBarePackage } from './models.ts';
 
 export const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures');
 
+/** Fixtures every decoder path must classify: file, its media type, and the colour model's answer. */
+export const LABELLED_FIXTURES: readonly (readonly [file: string, type: string, label: string])[] = [
+  ['green.png', 'image/png', 'green'],
+  ['blue.webp', 'image/webp', 'blue'],
+  ['red.avif', 'image/avif', 'red'],
+  ['green-then-red.gif', 'image/gif', 'green'],
+  ['blue-then-red.tiff', 'image/tiff', 'blue'],
+  ['red-cmyk.jpg', 'image/jpeg', 'red'],
+  ['green-16bit.png', 'image/png', 'green'],
+  ['blue-rgba.png', 'image/png', 'blue'],
+];
+
 /** A fixture's bytes. */
 export const fixture = (name: string): Promise<Buffer> => readFile(path.join(FIXTURES, name));
 
