@@ -173,6 +173,7 @@ async function fromMultipart(request: FastifyRequest, config: ServerConfig): Pro
   try {
     await Promise.race([collect(), watch.stalled]);
   } catch (err) {
+    discardRest(request);
     // The parser's own limit errors carry a status; busboy's syntax errors are plain Errors and mean a malformed body.
     if (isImgclsError(err) || (err as { statusCode?: number }).statusCode !== undefined) throw err;
     throw createError('INVALID_REQUEST', `Malformed multipart body: ${(err as Error).message}`, err);
