@@ -43,8 +43,7 @@ const paths = (dataset.splits.all ?? dataset.splits.test ?? dataset.splits.train
 const session = await ModelSession.open(backbone.onnx);
 const dir = await mkdtemp(join(tmpdir(), 'imgcls-bench-'));
 try {
-  const warm = await extractFeatures(session, backbone, paths.slice(0, 32), { cache: null });
-  void warm;
+  await extractFeatures(session, backbone, paths.slice(0, 32), { cache: null });
   let cache = await FeatureCache.open(dir, 'bench', backbone.dim);
   let t = performance.now();
   const fresh = await extractFeatures(session, backbone, paths, { cache });

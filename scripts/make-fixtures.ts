@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
-import { pngChunk } from '../test/helpers/hostile.ts';
+import { pngChunk } from '../examples/fashion-mnist/png.ts';
 import { colourModel, writeBarePackage, writeHfPackage, writeManifestPackage } from '../test/helpers/models.ts';
 
 const OUT = path.join(import.meta.dirname, '..', 'test', 'fixtures');

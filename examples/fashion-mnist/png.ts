@@ -28,7 +28,8 @@ export function crc32Fallback(bytes: Uint8Array): number {
 const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
 const crc32: (bytes: Uint8Array) => number = typeof nativeCrc32 === 'function' ? (b) => nativeCrc32(b) : crc32Fallback;
 
-function chunk(type: string, body: Uint8Array): Buffer {
+/** One PNG chunk: length, type, data, CRC of type and data. */
+export function pngChunk(type: string, body: Uint8Array): Buffer {
   const out = Buffer.alloc(12 + body.length);
   out.writeUInt32BE(body.length, 0);
   out.write(type, 4, 'latin1');
@@ -57,5 +58,5 @@ export function encodeGreyPng(pixels: Uint8Array, width: number, height: number,
   // compression, filter and interlace methods: all 0
   const raw = Buffer.alloc((width + 1) * height); // each row: filter byte 0 (None), then the pixels
   for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
-  return Buffer.concat([SIGNATURE, chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(raw, { level })), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([SIGNATURE, pngChunk('IHDR', header), pngChunk('IDAT', zlib.deflateSync(raw, { level })), pngChunk('IEND', new Uint8Array(0))]);
 }

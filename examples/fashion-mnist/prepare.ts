@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readIdxFile, type IdxArray } from './idx.ts';
+import { mapLimit } from '../../src/train/dataset-util.ts';
 import { encodeGreyPng } from './png.ts';
 
 /** Label index → folder name: the official class names (README "Labels"), made safe as folder names. */
@@ -154,15 +155,6 @@ async function clearOutput(out: string): Promise<void> {
   await mkdir(out, { recursive: true });
 }
 
-/** Run `fn` over 0..n-1 with at most `width` calls in flight. */
-async function pool(n: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < n) await fn(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(width, n) }, worker));
-}
-
 async function writeSplit(out: string, data: SplitData, limit: number | null, log: (line: string) => void): Promise<Marker['splits'][SplitName]> {
   const n = limit === null ? data.count : Math.min(limit, data.count);
   const pixels = data.rows * data.cols;
@@ -173,7 +165,7 @@ async function writeSplit(out: string, data: SplitData, limit: number | null, lo
   const classes = Object.fromEntries(CLASS_NAMES.map((name, i) => [name, perLabel[i]!] as const).filter(([, c]) => c > 0));
   for (const label of Object.keys(classes)) await mkdir(path.join(out, data.name, label), { recursive: true });
   let written = 0;
-  await pool(n, 32, async (i) => {
+  await mapLimit(Array.from({ length: n }, (_, i) => i), async (i) => {
     const png = encodeGreyPng(data.images.data.subarray(i * pixels, (i + 1) * pixels), data.cols, data.rows);
     await writeFile(path.join(out, data.name, CLASS_NAMES[data.labels.data[i]!]!, `${String(i).padStart(digits, '0')}.png`), png);
     if (++written % 10_000 === 0) log(`  ${data.name}: ${written.toLocaleString('en')} / ${n.toLocaleString('en')}`);

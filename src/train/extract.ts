@@ -100,11 +100,13 @@ export async function extractFeatures(session: ModelSession, backbone: Backbone,
     return all.filter((r): r is Ready => r !== null);
   };
 
+  // One input buffer for every batch of a size (batches run one after another).
+  let tensor = new Float32Array(0);
   const run = async (ready: Ready[]): Promise<void> => {
     if (ready.length === 0) return;
     const { width, height } = ready[0]!.pixels;
     const per = width * height * 3;
-    const tensor = new Float32Array(per * ready.length);
+    if (tensor.length !== per * ready.length) tensor = new Float32Array(per * ready.length);
     ready.forEach((r, i) => writeTensor(r.pixels, spec, tensor, i * per));
     const dims = batchDims(ready.length, width, height, spec);
     const out = await session.run(inputName, tensor, dims, outputName);

@@ -97,6 +97,7 @@ export async function fitHead(la: Linalg, train: LabelledFeatures, val: Labelled
   const order = Int32Array.from({ length: n }, (_, i) => i);
   // One batch buffer for the whole run: the hot loop allocates no feature rows.
   const buffer = new Float32Array(batch * train.x.cols);
+  const labels = new Int32Array(batch);
   const history: EpochRecord[] = [];
   let best = { accuracy: -1, epoch: 0, head: cloneHead(head) };
   let step = 0;
@@ -111,7 +112,8 @@ export async function fitHead(la: Linalg, train: LabelledFeatures, val: Labelled
     for (let from = 0; from < n; from += batch) {
       const to = Math.min(n, from + batch);
       const x = gatherRows(train.x, order, from, to, buffer);
-      const y = Int32Array.from({ length: to - from }, (_, i) => train.y[order[from + i]!]!);
+      for (let i = from; i < to; i++) labels[i - from] = train.y[order[i]!]!;
+      const y = labels.subarray(0, to - from);
       const pass = await forward(la, head, x);
       const { loss, correct: right, grad, weight } = crossEntropy(pass.logits, y, lossOptions);
       const grads = await backward(la, head, x, pass, grad);

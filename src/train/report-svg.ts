@@ -10,7 +10,7 @@ import { escapeHtml } from '../html.ts';
 /** Coordinates with one decimal: enough for a screen, and keeps 100-class matrices small. */
 const c = (v: number): string => String(Math.round(v * 10) / 10);
 
-export interface Scale {
+interface Scale {
   lo: number;
   hi: number;
   step: number;
@@ -18,7 +18,7 @@ export interface Scale {
 }
 
 /** Ticks at 1, 2, 2.5 or 5 × 10^k covering [lo, hi] in about `count` steps. A flat range is widened so it still has ticks. */
-export function niceScale(lo: number, hi: number, count = 5): Scale {
+function niceScale(lo: number, hi: number, count = 5): Scale {
   if (!(hi - lo > 1e-12)) {
     const pad = Math.abs(hi) * 0.1 || 1;
     lo -= pad;

@@ -5,6 +5,7 @@
  */
 import { createError } from '../errors.ts';
 import type { Dataset, LabelledImage } from './dataset.ts';
+import { groupBy } from './dataset-util.ts';
 import { Random } from './random.ts';
 
 export interface RunSplits {
@@ -26,12 +27,11 @@ export function chooseSplits(dataset: Dataset, valFraction: number, seed: number
   }
   if (!(valFraction > 0 && valFraction < 1)) throw createError('INVALID_OPTION', `--val-split must be between 0 and 1 (exclusive) but is ${valFraction}`);
   const rng = new Random(seed ^ 0x5eed);
-  const byClass = new Map<string, LabelledImage[]>();
-  for (const img of train) byClass.set(img.label, [...(byClass.get(img.label) ?? []), img]);
+  const byClass = groupBy(train, (img) => img.label);
   const kept: LabelledImage[] = [];
   const held: LabelledImage[] = [];
   for (const label of [...byClass.keys()].sort()) {
-    const images = rng.shuffle([...byClass.get(label)!]);
+    const images = rng.shuffle(byClass.get(label)!);
     // At least one image per class goes to validation and at least one stays in train, unless the class has only one.
     const n = images.length < 2 ? 0 : Math.min(images.length - 1, Math.max(1, Math.round(images.length * valFraction)));
     held.push(...images.slice(0, n));

@@ -24,8 +24,6 @@ import type { TrainReport } from './report-types.ts';
 import { chooseSplits } from './split.ts';
 import { fitStandardization, foldStandardization, standardize } from './standardize.ts';
 
-export type { HeadOptions };
-
 export const DEFAULT_HEAD: HeadOptions = {
   hidden: null,
   epochs: 30,

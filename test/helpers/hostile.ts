@@ -6,16 +6,7 @@
  */
 import zlib from 'node:zlib';
 import sharp from 'sharp';
-
-/** One PNG chunk: length, type, data, CRC. */
-export function pngChunk(type: string, data: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(zlib.crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
+import { pngChunk } from '../../examples/fashion-mnist/png.ts';
 
 /**
  * A single-colour (black) RGB PNG of `side`×`side`: 20000 gives 1.2 GB of
