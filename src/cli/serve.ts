@@ -10,7 +10,7 @@ import { defineCommand } from 'citty';
 import { Classifier, DEFAULT_MAX_QUEUE, type ClassifierOptions } from '../engine/classifier.ts';
 import { createError } from '../errors.ts';
 import { buildApp } from '../server/app.ts';
-import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_TIMEOUTS, DEFAULT_URL_FETCH, serverConfig, type ServerConfig } from '../server/config.ts';
+import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, DEFAULT_TIMEOUTS, DEFAULT_URL_FETCH, jsonBytesFor, serverConfig, type ServerConfig } from '../server/config.ts';
 import { Lifecycle } from '../server/lifecycle.ts';
 import { createAddressPolicy } from '../server/address-policy.ts';
 import { ModelRegistry, modelName } from '../server/registry.ts';
@@ -57,8 +57,7 @@ function configFrom(a: ServeArgs): ServerConfig {
     port,
     limits: {
       fileBytes,
-      // base64 inflates by 4/3; leave room for a full batch of the largest files.
-      jsonBytes: Math.ceil((fileBytes * 4) / 3) + 64 * 1024,
+      jsonBytes: jsonBytesFor(fileBytes),
       files: parsePositiveInt('max-files', s('max-files')!),
       fields: parsePositiveInt('max-fields', s('max-fields')!),
       parts: parsePositiveInt('max-parts', s('max-parts')!),

@@ -14,7 +14,7 @@ import { VERSION } from '../version.ts';
 import type { ServerConfig } from './config.ts';
 import { clientErrorHandler } from './client-errors.ts';
 import { Lifecycle } from './lifecycle.ts';
-import { answerFor, RETRY_AFTER_SECONDS } from './http-errors.ts';
+import { answerFor, errorBody, setRetryAfter } from './http-errors.ts';
 import { ServerMetrics } from './metrics.ts';
 import type { ModelRegistry } from './registry.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -30,6 +30,8 @@ export interface ServerContext {
   registry: ModelRegistry;
   metrics: ServerMetrics;
   lifecycle: Lifecycle;
+  /** Readiness: every model loaded and not draining (`/readyz`, `/v2/health/ready`). */
+  ready: () => boolean;
 }
 
 /** Routes under this prefix answer errors in the Open Inference Protocol's shape: `{"error": "..."}`. */
@@ -81,12 +83,14 @@ export async function buildApp(config: ServerConfig, registry: ModelRegistry, op
     queueDepths: () => registry.names.map((name) => [name, registry.get(name).classifier.pending]),
   });
   const lifecycle = options.lifecycle ?? new Lifecycle();
-  const ctx: ServerContext = { config, registry, metrics, lifecycle };
+  const ctx: ServerContext = { config, registry, metrics, lifecycle, ready: () => registry.ready && !lifecycle.isDraining };
   // First of all hooks: a draining server refuses before reading anything, and counts what it admits.
   app.addHook('onRequest', async (request, reply) => {
-    if (lifecycle.isDraining) void reply.header('connection', 'close');
-    if (lifecycle.refuses(request.url.split('?')[0]!)) {
-      throw createError('SHUTTING_DOWN', 'The server is shutting down; retry on another instance or after it restarts');
+    if (lifecycle.isDraining) {
+      void reply.header('connection', 'close');
+      if (lifecycle.refuses(request.url.split('?')[0]!)) {
+        throw createError('SHUTTING_DOWN', 'The server is shutting down; retry on another instance or after it restarts');
+      }
     }
     lifecycle.admit(reply.raw);
   });
@@ -147,9 +151,8 @@ export async function buildApp(config: ServerConfig, registry: ModelRegistry, op
 
 function sendError(url: string, reply: FastifyReply, err: ImgclsError): FastifyReply {
   const v2 = url === V2_PREFIX || url.startsWith(`${V2_PREFIX}/`);
-  const body = v2 ? { error: `${err.code}: ${err.message}` } : { error: err.code, message: err.message };
-  // Overloaded or still loading: both pass within seconds, and clients and proxies honour Retry-After.
-  if (err.status === 503) void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  const body = v2 ? { error: `${err.code}: ${err.message}` } : errorBody(err);
+  setRetryAfter(reply, err);
   // A client that asked for text/plain or HTML still gets JSON for an error: it is what names the problem.
   return reply.status(err.status).type('application/json; charset=utf-8').send(JSON.stringify(body));
 }

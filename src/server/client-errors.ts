@@ -8,6 +8,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createError, type ImgclsError } from '../errors.ts';
+import { errorBody } from './http-errors.ts';
 
 interface ClientError extends Error {
   code?: string;
@@ -33,7 +34,7 @@ export function clientErrorHandler(this: FastifyInstance, err: ClientError, sock
   // Writing after a response has started would corrupt it (Node's own handler checks the same).
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !inFlight?.headersSent) {
-    const body = JSON.stringify({ error: answer.code, message: answer.message });
+    const body = JSON.stringify(errorBody(answer));
     socket.write(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }
   socket.destroy();

@@ -60,6 +60,9 @@ export interface ServerConfig {
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '127.0.0.1';
 
+/** The JSON body limit for a file limit: base64 inflates by 4/3, plus room for the other members. */
+export const jsonBytesFor = (fileBytes: number): number => Math.ceil((fileBytes * 4) / 3) + 64 * 1024;
+
 export const DEFAULT_LIMITS: Limits = Object.freeze({
   fileBytes: 20 * 1024 * 1024,
   files: 16,

@@ -4,7 +4,7 @@
  * mapped onto catalogue codes; anything else is a bug: logged with the
  * request id and answered with a generic 500 that leaks nothing.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createError, isImgclsError, type ErrorCode, type ImgclsError } from '../errors.ts';
 import { FIELD_RULES } from './schemas.ts';
 
@@ -18,6 +18,16 @@ interface FrameworkError {
 
 /** What a 503 tells clients to wait: one second is about a queue's worth of work on a small machine. */
 export const RETRY_AFTER_SECONDS = 1;
+
+/** The catalogue's JSON answer for `err`. */
+export function errorBody(err: ImgclsError): { error: string; message: string } {
+  return { error: err.code, message: err.message };
+}
+
+/** Overloaded, loading or shutting down: all pass within seconds, and clients and proxies honour Retry-After. */
+export function setRetryAfter(reply: FastifyReply, err: ImgclsError): void {
+  if (err.status === 503) void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+}
 
 const BY_CODE: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',

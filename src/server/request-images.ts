@@ -50,7 +50,8 @@ export function decodeBase64Image(text: string, where: string): Uint8Array {
   if (!BASE64.test(payload) || payload.length % 4 === 1) {
     throw createError('INVALID_BASE64', `${where} is not valid base64; send the image's bytes base64-encoded, or as a data: URL`);
   }
-  return Buffer.from(payload, payload.includes('-') || payload.includes('_') ? 'base64url' : 'base64');
+  // Node's base64 decoder reads the URL-safe alphabet (- and _) as well, so one pass covers both.
+  return Buffer.from(payload, 'base64');
 }
 
 function attempt(f: () => Uint8Array): ImageInput {

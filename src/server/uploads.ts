@@ -29,10 +29,10 @@ async function writeAtomic(file: string, data: Uint8Array | string): Promise<voi
 }
 
 /**
- * Store one image and its sidecar; returns the image's path.
+ * Store one image and its sidecar, under generated names.
  * @throws ImgclsError when the image cannot be re-encoded, or the file system's error.
  */
-export async function saveUpload(dir: string, bytes: Uint8Array, record: UploadRecord, maxPixels?: number): Promise<string> {
+export async function saveUpload(dir: string, bytes: Uint8Array, record: UploadRecord, maxPixels?: number): Promise<void> {
   const image = await reencodeImage(bytes, { maxPixels });
   await mkdir(dir, { recursive: true });
   const now = new Date();
@@ -50,5 +50,4 @@ export async function saveUpload(dir: string, bytes: Uint8Array, record: UploadR
     predictions: record.predictions,
   };
   await writeAtomic(`${base}.json`, `${JSON.stringify(sidecar, null, 2)}\n`);
-  return file;
 }

@@ -12,7 +12,7 @@ const statusSchema = {
   properties: { status: { type: 'string' }, models: { type: 'array', items: { type: 'string' } } },
 } as const;
 
-export const healthRoutes: FastifyPluginAsync<ServerContext> = async (app, { registry, metrics, lifecycle }) => {
+export const healthRoutes: FastifyPluginAsync<ServerContext> = async (app, { registry, metrics, lifecycle, ready: isReady }) => {
   app.get('/healthz', { schema: { tags: ['health'], summary: 'Liveness: the process answers', response: { 200: statusSchema } } }, async () => ({ status: 'ok' }));
 
   app.get(
@@ -20,7 +20,7 @@ export const healthRoutes: FastifyPluginAsync<ServerContext> = async (app, { reg
     { schema: { tags: ['health'], summary: 'Readiness: every model is loaded', response: { 200: statusSchema, 503: statusSchema } } },
     async (_request, reply) => {
       // A draining server is alive but must get no new traffic.
-      const ready = registry.ready && !lifecycle.isDraining;
+      const ready = isReady();
       const status = lifecycle.isDraining ? 'draining' : ready ? 'ready' : 'loading';
       return reply.status(ready ? 200 : 503).send({ status, models: registry.names });
     },

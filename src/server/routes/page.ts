@@ -12,7 +12,7 @@ import { DEFAULT_TOP_K } from '../../engine/postprocess.ts';
 import { createError } from '../../errors.ts';
 import { thumbnailJpeg } from '../../image/decode.ts';
 import type { ServerContext } from '../app.ts';
-import { answerFor, RETRY_AFTER_SECONDS } from '../http-errors.ts';
+import { answerFor, setRetryAfter } from '../http-errors.ts';
 import { classifyImages } from '../inference.ts';
 import { renderPage, type PageView, type ResultCard } from '../page-html.ts';
 import { readImageRequest } from '../request-images.ts';
@@ -78,7 +78,7 @@ export const pageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
     } catch (error) {
       const err = answerFor(request, error);
       // As the JSON routes do: an overloaded or loading server says when to come back.
-      if (err.status === 503) void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      setRetryAfter(reply, err);
       return html(reply, err.status, { ...page, error: err });
     }
   });

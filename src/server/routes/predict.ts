@@ -9,6 +9,7 @@ import type { ClassifyResult } from '../../engine/classifier.ts';
 import { parseTopKText, TOP_K_RULE, type TopK } from '../../engine/postprocess.ts';
 import { createError } from '../../errors.ts';
 import type { ServerContext } from '../app.ts';
+import { errorBody } from '../http-errors.ts';
 import { classifyImages, refuseWhenSaturated, type RequestResult } from '../inference.ts';
 import { preferredType } from '../negotiate.ts';
 import { readImageRequest } from '../request-images.ts';
@@ -22,7 +23,7 @@ export function parseTopKField(value: string): TopK {
 }
 
 function resultBody(r: ClassifyResult) {
-  return r.ok ? { predictions: r.predictions } : { error: r.error.code, message: r.error.message };
+  return r.ok ? { predictions: r.predictions } : errorBody(r.error);
 }
 
 function reply200(reply: FastifyReply, model: string, batch: boolean, out: RequestResult, request: FastifyRequest) {

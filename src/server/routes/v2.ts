@@ -191,7 +191,7 @@ export const v2Routes: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   app.get('/health/live', { schema: { tags, summary: 'Server liveness', response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } }, async () => ({ live: true }));
   const readiness = { type: 'object', properties: { ready: { type: 'boolean' } } };
   app.get('/health/ready', { schema: { tags, summary: 'Server readiness: every model loaded, not shutting down', response: { 200: readiness, 503: readiness } } }, async (_request, reply) => {
-    const ready = registry.ready && !ctx.lifecycle.isDraining;
+    const ready = ctx.ready();
     return reply.status(ready ? 200 : 503).send({ ready });
   });
 
