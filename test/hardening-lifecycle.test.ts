@@ -99,6 +99,10 @@ describe('12. SIGTERM with requests in flight', () => {
 
       // New requests, on new connections, are refused with a retryable 503; probes still answer.
       await assertFetchError(await fetch(`${server.url}/predict`, { method: 'POST', body: image, headers: { 'content-type': 'image/png' } }), 'SHUTTING_DOWN');
+      const page = await fetch(`${server.url}/`);
+      assert.equal(page.status, 503, 'the web page is refused too');
+      assert.equal(page.headers.get('retry-after'), '1');
+      await page.arrayBuffer();
       assert.equal((await getOnce(`${server.url}/healthz`, 2000)).status, 200);
       const ready = await getOnce(`${server.url}/readyz`, 2000);
       assert.equal(ready.status, 503);

@@ -46,6 +46,7 @@ export const pageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
   // Errors before the handler runs (a body that is not multipart) still get the page, not JSON.
   app.setErrorHandler((error, request, reply) => {
     const err = answerFor(request, error);
+    setRetryAfter(reply, err);
     return html(reply, err.status, view({ error: err }));
   });
 
