@@ -32,7 +32,7 @@ export async function collectInputs(args: readonly string[]): Promise<string[]> 
 }
 
 /** A file's bytes, or FILE_NOT_FOUND / FILE_UNREADABLE. */
-export async function readInput(file: string): Promise<Uint8Array | ImgclsError> {
+async function readInput(file: string): Promise<Uint8Array | ImgclsError> {
   try {
     return await readFile(file);
   } catch (err) {

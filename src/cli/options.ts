@@ -34,6 +34,13 @@ export function parseNonNegativeNumber(flag: string, value: string): number {
   return n;
 }
 
+/** A number in [lo, hi). */
+export function parseFraction(flag: string, value: string, lo: number, hi: number): number {
+  const x = parseNumber(flag, value);
+  if (!(x >= lo && x < hi)) invalid(flag, `a number from ${lo} up to ${hi}`, value);
+  return x;
+}
+
 export function parseNumber(flag: string, value: string, positive = false): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || (positive && n <= 0)) invalid(flag, positive ? 'a positive number' : 'a number', value);

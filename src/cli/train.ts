@@ -13,7 +13,8 @@ import { DEFAULT_BACKBONE } from '../train/backbone.ts';
 import { DEFAULT_HEAD, train, type StepProgress } from '../train/train.ts';
 import { datasetArgs, datasetFrom } from './evaluate.ts';
 import type { CommandData } from './io.ts';
-import { checkKnownFlags, parseChoice, parseNonNegativeInt, parseNumber, parsePositiveInt } from './options.ts';
+import { formatScore } from './format.ts';
+import { checkKnownFlags, parseChoice, parseFraction, parseNonNegativeInt, parseNumber, parsePositiveInt } from './options.ts';
 import { Progress } from './progress.ts';
 
 const d = DEFAULT_HEAD;
@@ -44,12 +45,6 @@ const args = {
   json: { type: 'boolean', description: 'Print the report as JSON instead of a summary' },
 } as const;
 
-function fraction(flag: string, value: string, lo: number, hi: number): number {
-  const x = parseNumber(flag, value);
-  if (!(x >= lo && x < hi)) throw createError('INVALID_OPTION', `Expected a number from ${lo} up to ${hi} for --${flag} but received "${value}"`);
-  return x;
-}
-
 export const trainCommand = defineCommand({
   meta: { name: 'train', description: 'Train a classifier on labelled images (transfer learning): a servable model plus report.html' },
   args,
@@ -63,18 +58,18 @@ export const trainCommand = defineCommand({
       epochs: parsePositiveInt('epochs', a.epochs),
       batchSize: parsePositiveInt('batch-size', a['batch-size']),
       lr: parseNumber('lr', a.lr, true),
-      weightDecay: fraction('weight-decay', a['weight-decay'], 0, 1),
-      labelSmoothing: fraction('label-smoothing', a['label-smoothing'], 0, 1),
+      weightDecay: parseFraction('weight-decay', a['weight-decay'], 0, 1),
+      labelSmoothing: parseFraction('label-smoothing', a['label-smoothing'], 0, 1),
       classWeight: parseChoice('class-weight', a['class-weight'], ['none', 'balanced'] as const),
       patience: parsePositiveInt('patience', a.patience),
       seed: parseNonNegativeInt('seed', a.seed),
     };
-    const valFraction = fraction('val-split', a['val-split'], 0, 1);
+    const valFraction = parseFraction('val-split', a['val-split'], 0, 1);
     const augment = parseNonNegativeInt('augment', a.augment);
     const threads = a.threads === undefined ? undefined : parsePositiveInt('threads', a.threads);
     const out = resolve(a.out);
     // Options are all checked before the dataset is read: a typo fails in a second, not after an hour of features.
-    const dataset = await datasetFrom(a.dataset, { ...a, 'split-column': a['split-column'] }, io);
+    const dataset = await datasetFrom(a.dataset, a, io);
     const tty = process.stderr.isTTY === true && !a.json;
     const report = await train({
       dataset,
@@ -106,10 +101,9 @@ export const trainCommand = defineCommand({
       io.out(JSON.stringify(report));
       return;
     }
-    const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
     const final = report.test ?? report.validation;
     io.out(`Wrote ${out}/model.onnx (${(report.model.bytes / 1e6).toFixed(1)} MB), imgcls.json, report.json and report.html`);
-    io.out(`${report.test ? 'Test' : 'Validation'} accuracy ${pct(final.accuracy)}, top-5 ${pct(final.top5_accuracy)}, macro F1 ${pct(final.macro.f1)} (validation ${pct(report.validation.accuracy)}, best epoch ${report.head.best_epoch} of ${report.head.epochs_run})`);
+    io.out(`${report.test ? 'Test' : 'Validation'} accuracy ${formatScore(final.accuracy)}, top-5 ${formatScore(final.top5_accuracy)}, macro F1 ${formatScore(final.macro.f1)} (validation ${formatScore(report.validation.accuracy)}, best epoch ${report.head.best_epoch} of ${report.head.epochs_run})`);
     io.out(`Features ${report.timing.features_seconds.toFixed(1)} s (${report.timing.features_computed} computed, ${report.timing.features_cached} cached), head ${report.timing.train_seconds.toFixed(1)} s`);
     io.out(`Open ${join(out, 'report.html')} in a browser; serve the model with: imgcls serve --model ${out}`);
   },

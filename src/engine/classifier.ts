@@ -71,7 +71,7 @@ export const DEFAULT_MAX_BATCH = 4;
 /** Measured on 2 vCPUs (BENCHMARKS.md, "Batching"): see there for how it scales. */
 export const DEFAULT_MAX_DELAY_MS = 0;
 export const DEFAULT_MAX_QUEUE = 256;
-export const defaultWorkers = (): number => Math.max(1, availableParallelism());
+const defaultWorkers = (): number => Math.max(1, availableParallelism());
 
 export class Classifier {
   /** The graph input that takes the image (resolveSpec checked it exists). */
@@ -162,7 +162,7 @@ export class Classifier {
    * asks before reading a request).
    */
   overloaded(n = 0): ImgclsError | null {
-    if (n > 0 ? this.admitted + n <= this.maxQueue : this.admitted < this.maxQueue) return null;
+    if (this.admitted + Math.max(n, 1) <= this.maxQueue) return null;
     return createError('OVERLOADED', `The server is at capacity (${this.admitted} images in progress, limit ${this.maxQueue}); retry shortly`);
   }
 

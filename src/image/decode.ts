@@ -6,7 +6,7 @@
  */
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { createError, isImgclsError } from '../errors.ts';
-import type { PreprocessSpec } from '../model/spec.ts';
+import { resizeKernel, type PreprocessSpec } from '../model/spec.ts';
 import { planGeometry } from './geometry.ts';
 import type { Rect, RgbImage } from './pixels.ts';
 import { cropRgb } from './preprocess.ts';
@@ -119,7 +119,7 @@ export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}
     const { image, format, width, height } = await openAccepted(input, options.maxPixels ?? DEFAULT_MAX_PIXELS);
     let pipeline = image;
     const spec = options.spec;
-    const kernel = spec?.resize.mode === 'none' ? 'linear' : spec?.resize.kernel;
+    const kernel = spec && resizeKernel(spec);
     // TF.js's align-corners resize is float and done by preprocess.ts alone: those images come back at full size, fitted: false.
     const fitted = spec !== undefined && kernel !== 'align-corners';
     let jsCrop: Rect | null = null;

@@ -3,7 +3,7 @@
  * returning the float tensor the model expects. No I/O, no sharp, no
  * onnxruntime: everything here is testable against hand-computed tensors.
  */
-import type { PreprocessSpec } from '../model/spec.ts';
+import { resizeKernel, type PreprocessSpec } from '../model/spec.ts';
 import { planGeometry } from './geometry.ts';
 import type { Pixels, Rect, RgbImage } from './pixels.ts';
 import { resizeAlignCorners, resizeRgb } from './resample.ts';
@@ -40,7 +40,7 @@ export function cropRgb<T extends Pixels>(image: T, rect: Rect): T {
  */
 export function fitToInput(image: RgbImage, spec: PreprocessSpec): Pixels {
   const plan = planGeometry(image, spec);
-  const kernel = spec.resize.mode === 'none' ? 'linear' : spec.resize.kernel;
+  const kernel = resizeKernel(spec);
   const resized: Pixels = kernel === 'align-corners' ? resizeAlignCorners(image, plan.resized) : resizeRgb(image, plan.resized, kernel);
   return plan.crop ? cropRgb(resized, plan.crop) : resized;
 }

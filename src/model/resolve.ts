@@ -5,7 +5,7 @@
  */
 import { createError } from '../errors.ts';
 import type { Activation, ChannelOrder, GraphSignature, Layout, ModelSpec, PreprocessSpec, ResampleKernel, Size, TensorInfo } from './spec.ts';
-import { imagenetShortestEdge, outputSize } from './spec.ts';
+import { imagenetShortestEdge, outputSize, resizeKernel } from './spec.ts';
 
 /** Settings a user can force from the command line, whatever the package says. */
 export interface SpecOverrides {
@@ -33,7 +33,7 @@ export interface ResolvedSpec extends ModelSpec {
 
 function overridePreprocess(pre: PreprocessSpec, o: SpecOverrides): PreprocessSpec {
   const size = o.size ?? outputSize(pre);
-  const kernel = o.interpolation ?? (pre.resize.mode === 'none' ? 'linear' : pre.resize.kernel);
+  const kernel = o.interpolation ?? resizeKernel(pre);
   const mode = o.resizeMode ?? (o.resize !== undefined ? 'shorter' : pre.resize.mode);
   let resize: PreprocessSpec['resize'];
   let crop = pre.crop;

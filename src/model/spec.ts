@@ -34,6 +34,9 @@ export type ResizeSpec =
   | { mode: 'stretch'; size: Size; kernel: ResampleKernel }
   | { mode: 'none' };
 
+/** The kernel a spec resizes with; a spec that does not resize (crop only) counts as linear. */
+export const resizeKernel = (spec: PreprocessSpec): ResampleKernel => (spec.resize.mode === 'none' ? 'linear' : spec.resize.kernel);
+
 export interface PreprocessSpec {
   resize: ResizeSpec;
   /** Centre crop after resizing; the offset is floored, as in Hugging Face. */
