@@ -24,7 +24,8 @@ import { checkOutcome } from './fuzz/check.ts';
 import { probe, send, type Outcome } from './fuzz/send.ts';
 import { formatReport, type FuzzReport, type Violation } from './fuzz/report.ts';
 import { RssWatch } from './fuzz/rss-watch.ts';
-import { missingBuild, rssMB, startServer, type SpawnedServer } from './fuzz/server.ts';
+import type { ServerHandle } from './lib/server-process.ts';
+import { missingBuild, rssMB, startServer } from './fuzz/server.ts';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'test', 'fixtures');
 
@@ -81,11 +82,9 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
   const seeds = loadSeeds(FIXTURES);
   const started = performance.now();
 
-  let server: SpawnedServer | null = null;
+  let server: ServerHandle | null = null;
   if (!options.url) {
-    const args = [...(options.serveArgs ?? [])];
-    if (!args.includes('--workers')) args.push('--workers', '1');
-    server = await startServer(args);
+    server = await startServer(options.serveArgs ?? []);
     log(`fuzz: spawned imgcls serve (pid ${server.pid}) at ${server.url}`);
   }
   const url = options.url ?? server!.url;

@@ -33,7 +33,7 @@ import { basename, extname } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { getOnce, memoryKb, sleep, startServer, type ServerHandle } from '../lib/server-process.ts';
+import { getOnce, sleep, startServer, type ServerHandle } from '../lib/server-process.ts';
 import { percentile } from './drive.ts';
 
 export { startServer, type ServerHandle };
@@ -164,8 +164,8 @@ export async function httpLoad(
   const healthMs: number[] = [];
   let healthFailures = 0;
   const probes: Promise<void>[] = [];
-  let peakRssKb = 0;
-  let hwmKb = 0;
+  let peakRssMB = 0;
+  let hwmMB = 0;
   let serverGone = false;
 
   const t0 = performance.now();
@@ -205,13 +205,13 @@ export async function httpLoad(
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   const healthUrl = `${server.url}/healthz`;
   const sample = async () => {
-    const m = await memoryKb(server.pid);
+    const m = await server.memory();
     if (m === null) {
       serverGone = true;
       return;
     }
-    if (m.rss > peakRssKb) peakRssKb = m.rss;
-    if (m.hwm > hwmKb) hwmKb = m.hwm;
+    if (m.rssMB > peakRssMB) peakRssMB = m.rssMB;
+    if (m.hwmMB > hwmMB) hwmMB = m.hwmMB;
   };
   const tick = () => {
     probes.push(
@@ -240,7 +240,6 @@ export async function httpLoad(
   const sorted = Float64Array.from(latencies).sort();
   const sum = latencies.reduce((a, b) => a + b, 0);
   const healthSorted = Float64Array.from(healthMs).sort();
-  const MB = (kb: number) => round2(kb / 1024);
   return {
     concurrency,
     seconds,
@@ -257,8 +256,8 @@ export async function httpLoad(
     healthP99Ms: round2(percentile(healthSorted, 99)),
     healthProbes: healthMs.length + healthFailures,
     healthFailures,
-    peakRssMB: MB(peakRssKb),
-    serverHwmMB: MB(hwmKb),
+    peakRssMB: round2(peakRssMB),
+    serverHwmMB: round2(hwmMB),
     clientLoopDelayMaxMs: round2(loopDelay.max / 1e6),
   };
 }

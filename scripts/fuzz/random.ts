@@ -3,6 +3,7 @@
  * seeded, and every case must be reproducible from (seed, index) alone, so a
  * failing case can be regenerated without replaying the ones before it.
  */
+import { Random } from '../../src/train/random.ts';
 
 /** Mix two 32-bit integers into one seed (murmur3's finaliser), so nearby (seed, index) pairs give unrelated streams. */
 export function mixSeed(a: number, b: number): number {
@@ -15,26 +16,16 @@ export function mixSeed(a: number, b: number): number {
   return h >>> 0;
 }
 
-export class Rng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** The next 32 bits (mulberry32). */
+/** The trainer's mulberry32 (src/train/random.ts), with the draws the fuzzer needs. */
+export class Rng extends Random {
+  /** The next 32 bits: exact, since next() is a 32-bit integer over 2^32. */
   next32(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    return this.next() * 0x1_0000_0000;
   }
 
-  /** An integer in [0, n). */
-  int(n: number): number {
-    if (n <= 0) return 0;
-    return Math.floor((this.next32() / 0x1_0000_0000) * n);
+  /** An integer in [0, n); 0 for an empty range. */
+  override int(n: number): number {
+    return n <= 0 ? 0 : super.int(n);
   }
 
   /** An integer in [lo, hi]. */
@@ -43,7 +34,7 @@ export class Rng {
   }
 
   chance(p: number): boolean {
-    return this.next32() / 0x1_0000_0000 < p;
+    return this.next() < p;
   }
 
   pick<T>(items: readonly T[]): T {

@@ -9,6 +9,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { FuzzCase } from './cases.ts';
+import { getOnce } from '../lib/server-process.ts';
 
 export type Outcome =
   | { kind: 'response'; status: number; headers: http.IncomingHttpHeaders; body: Buffer }
@@ -124,15 +125,13 @@ export function send(baseUrl: string, c: FuzzCase, timeoutMs: number): Promise<O
 }
 
 /** GET `path` on a fresh connection; the status, or an error string when there was no answer within `timeoutMs`. */
-export function probe(baseUrl: string, path: string, timeoutMs: number): Promise<{ status: number; ms: number } | { error: string; ms: number }> {
+export async function probe(baseUrl: string, path: string, timeoutMs: number): Promise<{ status: number; ms: number } | { error: string; ms: number }> {
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
-  return new Promise((resolve) => {
-    const req = http.get(new URL(path, baseUrl), { agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: ms() }));
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (err) => resolve({ error: err.message, ms: ms() }));
-  });
+  try {
+    const r = await getOnce(new URL(path, baseUrl).href, timeoutMs);
+    return { status: r.status, ms: ms() };
+  } catch (err) {
+    return { error: (err as Error).message, ms: ms() };
+  }
 }

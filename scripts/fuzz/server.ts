@@ -1,24 +1,14 @@
 /**
  * The server under fuzz, when the fuzzer starts its own: `imgcls serve
  * --workers 1 ...` through the shared starter (scripts/lib/server-process.ts),
- * which runs dist/ (so `npm run build` first).
+ * which runs dist/ (so `npm run build` first). A later `--workers N` wins.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { memoryKb, REPO_ROOT, startServer as start, type ServerHandle } from '../lib/server-process.ts';
+import { memoryKb, startServer as start, type ServerHandle } from '../lib/server-process.ts';
 
-export type SpawnedServer = ServerHandle;
+export { missingBuild } from '../lib/server-process.ts';
 
-/** Why the server cannot be spawned from this checkout, or null when it can. */
-export function missingBuild(): string | null {
-  const entry = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
-  return existsSync(entry) ? null : `${path.relative(process.cwd(), entry) || entry} is missing: bin/imgcls.js runs dist/, so run \`npm run build\` first`;
-}
-
-export async function startServer(extraArgs: readonly string[], readyTimeoutMs = 120_000): Promise<SpawnedServer> {
-  const missing = missingBuild();
-  if (missing) throw new Error(missing);
-  return start(['--workers', '1', ...extraArgs], { readyTimeoutMs });
+export function startServer(extraArgs: readonly string[]): Promise<ServerHandle> {
+  return start(['--workers', '1', ...extraArgs], { readyTimeoutMs: 120_000 });
 }
 
 /** A process's resident set (VmRSS), or its peak (VmHWM), in MB; null when /proc cannot tell (not Linux, or gone). */

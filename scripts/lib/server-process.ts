@@ -7,12 +7,19 @@
  * on" line and, unless told not to, waits for GET /readyz to answer 200.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OUTPUT_KEEP = 256 * 1024;
+
+/** Why a server cannot be spawned from this checkout (bin/imgcls.js runs dist/), or null when it can. */
+export function missingBuild(): string | null {
+  const entry = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+  return existsSync(entry) ? null : `${entry} is missing: bin/imgcls.js runs dist/, so run \`npm run build\` first`;
+}
 
 export interface ExitStatus {
   code: number | null;
@@ -86,6 +93,8 @@ export async function memoryKb(pid: number): Promise<{ rss: number; hwm: number 
 }
 
 export async function startServer(args: string[], options: StartOptions = {}): Promise<ServerHandle> {
+  const missing = missingBuild();
+  if (missing) throw new Error(missing);
   const readyTimeoutMs = options.readyTimeoutMs ?? 300_000;
   const bin = fileURLToPath(new URL('../../bin/imgcls.js', import.meta.url));
   const argv = [bin, 'serve', '--port', '0', '--log-level', 'warn', ...args];

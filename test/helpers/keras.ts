@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ModelSession, type OutputTensor } from '../../src/engine/session.ts';
 import { isImgclsError, type ErrorCode } from '../../src/errors.ts';
 import { convertKeras, type ConvertOptions, type Converted, type KerasModel } from '../../src/keras/convert.ts';
+import { Random } from '../../src/train/random.ts';
 
 export { tf };
 
@@ -19,16 +20,10 @@ export async function initTf(): Promise<void> {
   assert.ok(await backend, 'the tfjs cpu backend is available');
 }
 
-/** mulberry32: a tiny seeded PRNG giving floats in [0, 1). */
+/** mulberry32 (the trainer's Random): seeded floats in [0, 1). */
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new Random(seed);
+  return () => random.next();
 }
 
 /** `n` seeded uniform values in [lo, hi). */
