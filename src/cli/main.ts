@@ -7,12 +7,13 @@ import { defineCommand, renderUsage, runCommand, type CommandDef } from 'citty';
 import { isImgclsError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { convertCommand } from './convert.ts';
+import { envFlags } from './env.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { inspectCommand } from './inspect.ts';
 import { modelsCommand } from './models.ts';
 import { processIO, type CliIO, type CommandData } from './io.ts';
 import { predictCommand } from './predict.ts';
-import { serveCommand } from './serve.ts';
+import { serveArgs, serveCommand } from './serve.ts';
 import { trainCommand } from './train.ts';
 
 const subCommands: Record<string, CommandDef<any>> = {
@@ -30,7 +31,7 @@ export const mainCommand = defineCommand({
   subCommands,
 });
 
-export async function runCli(rawArgs: readonly string[], io: CliIO = processIO): Promise<number> {
+export async function runCli(rawArgs: readonly string[], io: CliIO = processIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const name = rawArgs.find((a) => !a.startsWith('-'));
   const sub = name === undefined ? undefined : subCommands[name];
   const wantsHelp = rawArgs.includes('--help') || rawArgs.includes('-h');
@@ -48,8 +49,15 @@ export async function runCli(rawArgs: readonly string[], io: CliIO = processIO):
   }
   const data: CommandData = { io, exitCode: 0 };
   try {
+    let args = rawArgs.filter((a) => a !== name);
+    if (sub === serveCommand) {
+      // The server also takes its settings from IMGCLS_* variables (containers); say which, since a bad value's error names the flag.
+      const fromEnv = envFlags(serveArgs, args, env);
+      if (fromEnv.used.length > 0) io.err(`imgcls: from the environment: ${fromEnv.used.join(' ')}`);
+      args = [...fromEnv.args, ...args];
+    }
     // Dispatch ourselves: citty does not hand `data` on to subcommands.
-    await runCommand(sub!, { rawArgs: rawArgs.filter((a) => a !== name), data });
+    await runCommand(sub!, { rawArgs: args, data });
     return data.exitCode;
   } catch (err) {
     if (isImgclsError(err)) {

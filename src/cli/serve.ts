@@ -21,7 +21,7 @@ import { checkKnownFlags, classifierOptions, storeOptions, modelArgs, parseBytes
 
 const MiB = 1024 * 1024;
 
-const args = {
+export const serveArgs = {
   ...modelArgs,
   model: { type: 'string', description: `Model to serve (repeat for several): a built-in, a stored name, a directory, or name=dir (default ${DEFAULT_MODEL})`, valueHint: 'name|dir' },
   default: { type: 'string', description: 'Which served model answers routes that name none (default: the first)', valueHint: 'name' },
@@ -43,10 +43,10 @@ const args = {
   'log-level': { type: 'string', description: 'fatal, error, warn, info, debug, trace or silent', default: 'info' },
 } as const;
 
-type ServeArgs = { [K in keyof typeof args]?: string | boolean } & { _: string[] };
+type ServeArgs = { [K in keyof typeof serveArgs]?: string | boolean } & { _: string[] };
 
 function configFrom(a: ServeArgs): ServerConfig {
-  const s = (k: keyof typeof args): string | undefined => (typeof a[k] === 'string' ? (a[k] as string) : undefined);
+  const s = (k: keyof typeof serveArgs): string | undefined => (typeof a[k] === 'string' ? (a[k] as string) : undefined);
   const port = Number(s('port') ?? DEFAULT_PORT);
   if (!/^\d+$/.test(s('port') ?? '') || port > 65535) throw createError('INVALID_OPTION', `Expected a port 0-65535 for --port but received "${s('port')}"`);
   const fileBytes = parseBytes('max-file-size', s('max-file-size')!);
@@ -96,11 +96,11 @@ async function loadModels(registry: ModelRegistry, refs: readonly string[], want
 
 export const serveCommand = defineCommand({
   meta: { name: 'serve', description: 'Serve models over HTTP: REST API, Open Inference Protocol (v2), web page, docs and metrics' },
-  args,
+  args: serveArgs,
   async run({ args: a, rawArgs, data }) {
     const cmd = data as CommandData;
     const { io } = cmd;
-    checkKnownFlags(rawArgs, args);
+    checkKnownFlags(rawArgs, serveArgs);
     const config = configFrom(a as ServeArgs);
     const options = classifierOptions(a, (m) => io.err(`warning: ${m}`));
     options.maxPixels = config.limits.maxPixels;
