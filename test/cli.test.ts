@@ -185,4 +185,13 @@ describe('bin/imgcls.js', () => {
       return true;
     });
   });
+
+  test('--device cuda without CUDA: one warning line, none of onnxruntime\'s own error blocks, and the answer', async () => {
+    const run = promisify(execFile);
+    const { stdout, stderr } = await run(process.execPath, [path.join(ROOT, 'bin', 'imgcls.js'), 'predict', '--json', '--device', 'cuda', '--model', HF, fx('blue.webp')]);
+    assert.equal(JSON.parse(stdout).predictions[0].label, 'blue');
+    const lines = stderr.trim().split('\n');
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0]!, /^warning: CUDA execution provider unavailable .*running on the CPU/);
+  });
 });

@@ -9,6 +9,11 @@ import * as ort from 'onnxruntime-node';
 import { createError } from '../errors.ts';
 import type { GraphSignature, TensorInfo } from '../model/spec.ts';
 
+// onnxruntime's own logger prints errors that also reach us as exceptions,
+// which we word ourselves: a missing CUDA provider printed two red
+// "Failed to load library" blocks per worker before our one-line warning.
+ort.env.logLevel = 'fatal';
+
 export type Device = 'cpu' | 'cuda';
 export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
 
