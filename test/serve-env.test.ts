@@ -35,6 +35,12 @@ describe('IMGCLS_* variables', () => {
     assert.ok(envFlags(serveArgs, ['--', '--port=1'], env).args.includes('--port=9000'));
   });
 
+  test("a Kubernetes service link in IMGCLS_PORT (a Service named imgcls) is not taken for the port", () => {
+    const r = envFlags(serveArgs, [], { IMGCLS_PORT: 'tcp://10.96.0.12:80', IMGCLS_SERVICE_HOST: '10.96.0.12', IMGCLS_PORT_80_TCP: 'tcp://10.96.0.12:80' });
+    assert.deepEqual(r.args, []);
+    assert.match(r.ignored[0]!, /IMGCLS_PORT=tcp:\/\/10\.96\.0\.12:80 \(a Kubernetes service link/);
+  });
+
   test('booleans take true/false and their usual spellings; anything else is refused', () => {
     assert.deepEqual(envFlags(serveArgs, [], { IMGCLS_ALLOW_URL_FETCH: 'true' }).args, ['--allow-url-fetch']);
     assert.deepEqual(envFlags(serveArgs, [], { IMGCLS_ALLOW_URL_FETCH: '1' }).args, ['--allow-url-fetch']);

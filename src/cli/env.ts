@@ -38,7 +38,17 @@ export interface EnvFlags {
   args: string[];
   /** `IMGCLS_PORT=8080` for each variable used, to tell the user where a setting came from. */
   used: string[];
+  /** Variables left alone, with why. */
+  ignored: string[];
 }
+
+/**
+ * Kubernetes gives every pod `<SERVICE>_PORT=tcp://10.0.0.1:80` for each
+ * Service in its namespace (Docker links did the same), so a Service named
+ * imgcls sets IMGCLS_PORT. Such a value is an address, never a port we were
+ * meant to take.
+ */
+const SERVICE_LINK = /^(tcp|udp|sctp):\/\//i;
 
 /**
  * The flags that `env` sets and `rawArgs` does not. A boolean variable takes
@@ -49,9 +59,14 @@ export interface EnvFlags {
 export function envFlags(defs: ArgsDef, rawArgs: readonly string[], env: NodeJS.ProcessEnv = process.env): EnvFlags {
   const args: string[] = [];
   const used: string[] = [];
+  const ignored: string[] = [];
   for (const [name, flag] of envMap(defs)) {
     const value = env[name];
     if (value === undefined || given(rawArgs, flag)) continue;
+    if (flag === 'port' && SERVICE_LINK.test(value)) {
+      ignored.push(`${name}=${value} (a Kubernetes service link, not a port)`);
+      continue;
+    }
     if (defs[flag]!.type === 'boolean') {
       const v = value.trim().toLowerCase();
       if (!TRUE.has(v) && !FALSE.has(v)) throw createError('INVALID_OPTION', `Expected true or false in ${name} but received "${value}"`);
@@ -63,5 +78,5 @@ export function envFlags(defs: ArgsDef, rawArgs: readonly string[], env: NodeJS.
     }
     used.push(`${name}=${value}`);
   }
-  return { args, used };
+  return { args, used, ignored };
 }

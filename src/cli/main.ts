@@ -54,6 +54,7 @@ export async function runCli(rawArgs: readonly string[], io: CliIO = processIO, 
       // The server also takes its settings from IMGCLS_* variables (containers); say which, since a bad value's error names the flag.
       const fromEnv = envFlags(serveArgs, args, env);
       if (fromEnv.used.length > 0) io.err(`imgcls: from the environment: ${fromEnv.used.join(' ')}`);
+      if (fromEnv.ignored.length > 0) io.err(`imgcls: ignored from the environment: ${fromEnv.ignored.join('; ')}`);
       args = [...fromEnv.args, ...args];
     }
     // Dispatch ourselves: citty does not hand `data` on to subcommands.

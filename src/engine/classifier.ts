@@ -2,7 +2,6 @@
  * The classification pipeline: decode → preprocess → infer → postprocess.
  * This file only sequences the stages; each lives in its own module.
  */
-import { availableParallelism } from 'node:os';
 import { createError, isImgclsError, type ImgclsError } from '../errors.ts';
 import { decodeImage } from '../image/decode.ts';
 import type { Pixels, RgbImage } from '../image/pixels.ts';
@@ -11,6 +10,7 @@ import { readPackage } from '../model/package.ts';
 import { resolveSpec, type ResolvedSpec, type SpecOverrides } from '../model/resolve.ts';
 import type { GraphSignature, TensorInfo } from '../model/spec.ts';
 import { Batcher, type BatchedRow } from './batcher.ts';
+import { usableCpus } from './cpus.ts';
 import { DEFAULT_TOP_K, postprocess, scoreRows, type Prediction, type TopK } from './postprocess.ts';
 import { InThreadRunner, type InferenceRunner } from './runner.ts';
 import type { SessionOptions } from './session.ts';
@@ -71,7 +71,7 @@ export const DEFAULT_MAX_BATCH = 4;
 /** Measured on 2 vCPUs (BENCHMARKS.md, "Batching"): see there for how it scales. */
 export const DEFAULT_MAX_DELAY_MS = 0;
 export const DEFAULT_MAX_QUEUE = 256;
-const defaultWorkers = (): number => Math.max(1, availableParallelism());
+const defaultWorkers = (): number => usableCpus();
 
 export class Classifier {
   /** The graph input that takes the image (resolveSpec checked it exists). */
@@ -87,7 +87,7 @@ export class Classifier {
    * the garbage collector frees them) took the server past 1 GB at 32
    * concurrent 12 MP uploads. One per CPU keeps both cores busy.
    */
-  private readonly decodeSlots = new Slots(Math.max(2, availableParallelism()));
+  private readonly decodeSlots = new Slots(Math.max(2, usableCpus()));
 
   private constructor(
     readonly spec: ResolvedSpec,
