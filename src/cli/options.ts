@@ -13,6 +13,7 @@ import type { Size } from '../model/spec.ts';
 import { DEFAULT_MODEL } from '../store/builtin.ts';
 import { resolveModel, type StoreOptions } from '../store/store.ts';
 import type { CliIO } from './io.ts';
+import type { Shard } from './shard.ts';
 
 const invalid = (flag: string, expected: string, value: unknown): never => {
   throw createError('INVALID_OPTION', `Expected ${expected} for --${flag} but received "${String(value)}"`);
@@ -85,7 +86,7 @@ export const INTERPOLATION_HELP = (() => {
 export const modelArgs = {
   model: { type: 'string', description: `Model: a built-in (${DEFAULT_MODEL} is the default), a name in the store, or a package directory`, valueHint: 'name|dir' },
   store: { type: 'string', description: 'Model store directory (default: $IMGCLS_HOME, else ~/.cache/imgcls)', valueHint: 'dir' },
-  workers: { type: 'string', description: 'Inference worker threads (default: one per CPU; 0 runs the model on the main thread)', valueHint: 'n' },
+  workers: { type: 'string', description: 'Inference worker threads (default: one per CPU, counting a container CPU limit; 0 runs the model on the main thread)', valueHint: 'n' },
   threads: { type: 'string', description: 'onnxruntime threads per worker (default 1; with --workers 0, one per core)', valueHint: 'n' },
   device: { type: 'string', description: 'Execution provider: cpu or cuda (falls back to cpu with a warning)', default: 'cpu' },
   optimization: { type: 'string', description: 'Graph optimisation: disabled, basic, extended or all', default: 'all' },
@@ -199,4 +200,13 @@ export function repeatedFlag(rawArgs: readonly string[], flag: string): string[]
     else if (raw.startsWith(`--${flag}=`)) values.push(raw.slice(flag.length + 3));
   }
   return values;
+}
+
+/** `--shard i/n`: shard i (0-based, like Kubernetes' JOB_COMPLETION_INDEX) of n. */
+export function parseShard(flag: string, value: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(value.trim());
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || !Number.isSafeInteger(count) || count < 1 || !(index < count)) invalid(flag, 'i/n with 0 <= i < n (like 0/4)', value);
+  return { index, count };
 }

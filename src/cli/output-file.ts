@@ -1,0 +1,82 @@
+/**
+ * A results file that only appears complete. Lines are appended to
+ * `FILE.partial` as they come (so memory stays flat on huge runs), and the
+ * file is renamed to FILE when the run finishes. A crashed or killed run
+ * leaves at most a `.partial`, never a FILE that looks done, which is what a
+ * batch job's "skip shards whose output exists" logic relies on.
+ */
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { createError, type ImgclsError } from '../errors.ts';
+
+/**
+ * `mkdir -p`, written out: Node's recursive mkdir spins forever on a path
+ * whose parent exists but answers ENOENT for any child (anything under /proc).
+ * Here each level is tried once, and that ENOENT is reported.
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  // Another shard may create the same folder at the same moment.
+  const unlessExists = (err: unknown): void => {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  };
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(dir) === dir) return unlessExists(err);
+    await makeDirectory(path.dirname(dir));
+    await mkdir(dir).catch(unlessExists);
+  }
+}
+
+function cannotWrite(file: string, err: unknown): ImgclsError {
+  return createError('FILE_UNREADABLE', `Cannot write --output ${file}: ${(err as Error).message}`, err);
+}
+
+export class OutputFile {
+  private constructor(
+    readonly file: string,
+    private readonly partial: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  /**
+   * Create FILE's folder if missing and open `FILE.partial`, truncating a leftover one.
+   * @throws FILE_UNREADABLE when either cannot be done.
+   */
+  static async open(file: string): Promise<OutputFile> {
+    const partial = `${file}.partial`;
+    try {
+      await makeDirectory(path.dirname(file));
+      return new OutputFile(file, partial, await open(partial, 'w'));
+    } catch (err) {
+      throw cannotWrite(file, err);
+    }
+  }
+
+  /** @throws FILE_UNREADABLE when the write fails (a full disk, say). */
+  async write(text: string): Promise<void> {
+    try {
+      await this.handle.write(text);
+    } catch (err) {
+      throw cannotWrite(this.file, err);
+    }
+  }
+
+  /** Flush, close and rename to FILE, replacing an earlier one. @throws FILE_UNREADABLE. */
+  async commit(): Promise<void> {
+    try {
+      // Synced before the rename, so that after a power cut FILE is whole or absent, never truncated.
+      await this.handle.sync();
+      await this.handle.close();
+      await rename(this.partial, this.file);
+    } catch (err) {
+      throw cannotWrite(this.file, err);
+    }
+  }
+
+  /** Close and delete `FILE.partial`: the run failed as a whole and must be run again. Never throws, so the run's own error is the one reported. */
+  async discard(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+    await rm(this.partial, { force: true }).catch(() => undefined);
+  }
+}
