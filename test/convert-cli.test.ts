@@ -176,4 +176,27 @@ describe('imgcls models', () => {
       ],
     );
   });
+
+  test('--prepare with names converts only those (what the Dockerfile does); unknown names and names without --prepare exit 2', async () => {
+    const own = await tempDir('imgcls-models-one-');
+    try {
+      const r = await cli('models', '--store', own.dir, '--prepare', 'nsfw-mobilenet-v2', '--json');
+      assert.equal(r.code, 0, r.err.join('\n'));
+      assert.deepEqual(
+        JSON.parse(r.out.join('\n')).models.map((m: { name: string; ready: boolean }) => [m.name, m.ready]),
+        [
+          ['nsfw-mobilenet-v2', true],
+          ['nsfw-inception-v3', false],
+        ],
+      );
+      const unknown = await cli('models', '--store', own.dir, '--prepare', 'resnet50');
+      assert.equal(unknown.code, 2);
+      assert.match(unknown.err.join('\n'), /Not a built-in model: resnet50; the built-ins are nsfw-mobilenet-v2, nsfw-inception-v3/);
+      const bare = await cli('models', '--store', own.dir, 'nsfw-mobilenet-v2');
+      assert.equal(bare.code, 2);
+      assert.match(bare.err.join('\n'), /with --prepare only/);
+    } finally {
+      await own.cleanup();
+    }
+  });
 });

@@ -2,10 +2,12 @@
 import { defineCommand } from 'citty';
 import { ensureBuiltin, listModels, storeDir } from '../store/store.ts';
 import { BUILTIN_MODELS, DEFAULT_MODEL } from '../store/builtin.ts';
+import { createError } from '../errors.ts';
 import type { CommandData } from './io.ts';
 import { checkKnownFlags, storeOptions } from './options.ts';
 
 const args = {
+  names: { type: 'positional', description: 'With --prepare: only these built-ins (default: all)', required: false },
   store: { type: 'string', description: 'Model store directory (default: $IMGCLS_HOME, else ~/.cache/imgcls)', valueHint: 'dir' },
   prepare: { type: 'boolean', description: 'Convert the built-in models into the store now (for offline images and caches)' },
   json: { type: 'boolean', description: 'Print the list as JSON' },
@@ -18,7 +20,12 @@ export const modelsCommand = defineCommand({
     const { io } = data as CommandData;
     checkKnownFlags(rawArgs, args);
     const options = storeOptions(a.store, io);
-    if (a.prepare) for (const name of Object.keys(BUILTIN_MODELS)) await ensureBuiltin(name, options);
+    // citty puts every positional in `_`.
+    const names: string[] = a._.length > 0 ? a._ : Object.keys(BUILTIN_MODELS);
+    if (a._.length > 0 && !a.prepare) throw createError('INVALID_OPTION', 'Model names are taken with --prepare only');
+    const unknown = names.filter((n) => !(n in BUILTIN_MODELS));
+    if (unknown.length > 0) throw createError('INVALID_OPTION', `Not a built-in model: ${unknown.join(', ')}; the built-ins are ${Object.keys(BUILTIN_MODELS).join(', ')}`);
+    if (a.prepare) for (const name of names) await ensureBuiltin(name, options);
     const models = await listModels(options);
     if (a.json) {
       io.out(JSON.stringify({ store: storeDir(a.store), default: DEFAULT_MODEL, models }, null, 2));

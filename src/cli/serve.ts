@@ -6,6 +6,7 @@
  * if the drain timeout cuts requests, it exits 1. A second signal stops at
  * once.
  */
+import type { AddressInfo } from 'node:net';
 import { defineCommand } from 'citty';
 import { Classifier, DEFAULT_MAX_QUEUE, type ClassifierOptions } from '../engine/classifier.ts';
 import { createError } from '../errors.ts';
@@ -136,8 +137,11 @@ export const serveCommand = defineCommand({
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     try {
-      const address = await app.listen({ host: config.host, port: config.port });
-      io.err(`imgcls: listening on ${address} (web page /, API docs /docs, metrics /metrics); loading ${refs.join(', ')}`);
+      await app.listen({ host: config.host, port: config.port });
+      // The bound address, not Fastify's first URL: with --host 0.0.0.0 (containers) that was http://127.0.0.1:..., which reads as unreachable from outside.
+      const bound = app.server.address() as AddressInfo;
+      const address = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+      io.err(`imgcls: listening on ${address}${bound.address === '0.0.0.0' || bound.address === '::' ? ' (every interface)' : ''} (web page /, API docs /docs, metrics /metrics); loading ${refs.join(', ')}`);
       await loadModels(registry, refs, wantedDefault, typeof a.store === 'string' ? a.store : undefined, options, io);
       if (stopping) {
         // Stopped while loading: the app closed the registry already, but not what was still loading.
