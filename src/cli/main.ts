@@ -13,6 +13,8 @@ import { inspectCommand } from './inspect.ts';
 import { modelsCommand } from './models.ts';
 import { processIO, type CliIO, type CommandData } from './io.ts';
 import { predictCommand } from './predict.ts';
+import { pullCommand } from './pull.ts';
+import { rmCommand } from './rm.ts';
 import { serveArgs, serveCommand } from './serve.ts';
 import { trainCommand } from './train.ts';
 
@@ -21,13 +23,15 @@ const subCommands: Record<string, CommandDef<any>> = {
   inspect: inspectCommand,
   convert: convertCommand,
   models: modelsCommand,
+  pull: pullCommand,
+  rm: rmCommand,
   serve: serveCommand,
   evaluate: evaluateCommand,
   train: trainCommand,
 };
 
 export const mainCommand = defineCommand({
-  meta: { name: 'imgcls', version: VERSION, description: 'Image classification: serve models over HTTP, predict, evaluate, train, inspect, convert and list models' },
+  meta: { name: 'imgcls', version: VERSION, description: 'Image classification: serve models over HTTP, predict, evaluate, train, inspect, convert, pull and list models' },
   subCommands,
 });
 

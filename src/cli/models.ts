@@ -1,4 +1,4 @@
-/** `imgcls models`: the built-in models and what the model store holds. */
+/** `imgcls models`: the built-in models and what the model store holds, with where pulled ones came from. */
 import { defineCommand } from 'citty';
 import { ensureBuiltin, listModels, storeDir } from '../store/store.ts';
 import { BUILTIN_MODELS, DEFAULT_MODEL } from '../store/builtin.ts';
@@ -34,9 +34,10 @@ export const modelsCommand = defineCommand({
     const width = Math.max(...models.map((m) => m.name.length));
     io.out(`store: ${storeDir(a.store)}`);
     for (const m of models) {
-      const status = m.builtin ? (m.ready ? 'built-in, converted' : 'built-in, converts on first use') : 'in store';
+      const status = m.builtin ? (m.ready ? 'built-in, converted' : 'built-in, converts on first use') : m.source ? 'pulled' : 'in store';
       const mark = m.name === DEFAULT_MODEL ? ' (default)' : '';
-      io.out(`  ${m.name.padEnd(width)}  ${status}${mark}${m.description ? `  ${m.description}` : ''}`);
+      const detail = [m.source ? `from ${m.source}` : '', m.description].filter(Boolean).join('  ');
+      io.out(`  ${m.name.padEnd(width)}  ${status}${mark}${detail ? `  ${detail}` : ''}`);
     }
   },
 });

@@ -4,12 +4,21 @@
  * it; the default follows XDG (~/.cache/imgcls).
  *
  * Built-in models are converted into the store the first time they are
- * used, and again only when imgcls or nsfwjs changes version.
+ * used, and again only when imgcls or nsfwjs changes version. Hub models
+ * (`hf:org/repo[@rev]`) are pulled the first time they are named, and then
+ * used from the store without the network.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { createError } from '../errors.ts';
+import { createError, isImgclsError } from '../errors.ts';
+import { hubSettings, type HubSettings } from '../hub/huggingface.ts';
+import { barProgress } from '../hub/progress.ts';
+import { findPulled, pullHub } from '../hub/pull.ts';
+import { checkModelName, formatHubRef, isHubRef, parseHubRef } from '../hub/ref.ts';
+import { describeSource, readSource } from '../hub/source.ts';
+import { stagingRoot } from '../hub/staging.ts';
 import { MANIFEST_FILE } from '../model/manifest.ts';
 import { writeKerasPackage } from '../keras/package.ts';
 import { loadNsfwBundle, nsfwVersion } from '../keras/source.ts';
@@ -19,8 +28,10 @@ import { BUILTIN_MODELS, BUILTIN_REVISION, builtinPackageOptions, DEFAULT_MODEL 
 export interface StoreOptions {
   /** The store directory; else IMGCLS_HOME, else $XDG_CACHE_HOME/imgcls or ~/.cache/imgcls. */
   store?: string;
-  /** Told when a slow step (a conversion) starts. */
+  /** Told when a slow step (a conversion, a download) starts, and how a download goes. */
   onProgress?: (message: string) => void;
+  /** The hub for `hf:` models; else HF_ENDPOINT and HF_TOKEN. */
+  hub?: HubSettings;
 }
 
 export interface StoredModel {
@@ -30,6 +41,8 @@ export interface StoredModel {
   /** False for a built-in not converted yet. */
   ready: boolean;
   description: string;
+  /** Where a pulled model came from: `hf:org/repo (main @ 1a2b3c4)` or its URL. */
+  source?: string;
 }
 
 export function storeDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -38,7 +51,8 @@ export function storeDir(explicit?: string, env: NodeJS.ProcessEnv = process.env
   return join(env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), '.cache'), 'imgcls');
 }
 
-const modelsDir = (options: StoreOptions) => join(storeDir(options.store), 'models');
+/** `<store>/models`, where every package lives. */
+export const modelsDir = (options: StoreOptions = {}): string => join(storeDir(options.store), 'models');
 
 async function isDirectory(p: string): Promise<boolean> {
   try {
@@ -74,13 +88,44 @@ export async function ensureBuiltin(name: string, options: StoreOptions = {}): P
   try {
     await writeKerasPackage(loadNsfwBundle(model.bundle), dir, builtinPackageOptions(model, builtinStamp(name)));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') {
-      throw createError('FILE_UNREADABLE', `Cannot write the model store ${storeDir(options.store)} (${code}); choose a writable one with --store or IMGCLS_HOME`, err);
-    }
-    throw err;
+    throw storeWriteError(err, options);
   }
   return dir;
+}
+
+/** Why a store write failed, with what to do, for the permission errors a read-only store gives. */
+function storeWriteError(err: unknown, options: StoreOptions): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (!isImgclsError(err) && (code === 'EACCES' || code === 'EROFS' || code === 'EPERM')) {
+    return createError('FILE_UNREADABLE', `Cannot write the model store ${storeDir(options.store)} (${code}); choose a writable one with --store or IMGCLS_HOME`, err);
+  }
+  return err;
+}
+
+/**
+ * `hf:org/repo[@rev]`: the stored model pulled from that repository and
+ * revision, with no network; else pull it now (the user named it).
+ */
+async function ensureHubModel(ref: string, options: StoreOptions): Promise<string> {
+  const parsed = parseHubRef(ref);
+  const found = await findPulled(modelsDir(options), parsed);
+  if (found) return found.dir;
+  const hub = options.hub ?? hubSettings();
+  const say = options.onProgress;
+  say?.(`${formatHubRef(parsed)} is not in the store; pulling it from ${hub.endpoint} (once)`);
+  try {
+    const pulled = await pullHub(parsed, undefined, {
+      modelsDir: modelsDir(options),
+      reserved: Object.keys(BUILTIN_MODELS),
+      hub,
+      onMessage: say,
+      // Plain lines through the callback: it may be a log, not a terminal.
+      progress: say ? barProgress((text) => say(text.replace(/\n$/, '')), false) : undefined,
+    });
+    return pulled.dir;
+  } catch (err) {
+    throw storeWriteError(err, options);
+  }
 }
 
 const looksLikePath = (ref: string) => ref.startsWith('.') || isAbsolute(ref) || ref.includes('/') || ref.includes('\\');
@@ -92,6 +137,7 @@ const looksLikePath = (ref: string) => ref.startsWith('.') || isAbsolute(ref) ||
  */
 export async function resolveModel(ref: string | undefined, options: StoreOptions = {}): Promise<string> {
   const name = ref ?? DEFAULT_MODEL;
+  if (isHubRef(name)) return ensureHubModel(name, options);
   if (!looksLikePath(name)) {
     if (BUILTIN_MODELS[name]) return ensureBuiltin(name, options);
     const stored = join(modelsDir(options), name);
@@ -125,7 +171,34 @@ export async function listModels(options: StoreOptions = {}): Promise<StoredMode
     if (!(await isDirectory(dir))) continue;
     const manifest = await readManifest(dir);
     const description = typeof manifest?.description === 'string' ? manifest.description : '';
-    models.push({ name: entry, dir, builtin: false, ready: true, description });
+    const source = await readSource(dir);
+    models.push({ name: entry, dir, builtin: false, ready: true, description, ...(source ? { source: describeSource(source) } : {}) });
   }
   return models;
+}
+
+/**
+ * Delete a model from the store. A built-in's converted copy may be removed
+ * too: it is converted again on its next use.
+ * @throws ImgclsError INVALID_OPTION for a name with a path in it,
+ *   MODEL_NOT_FOUND when the store has no such model.
+ */
+export async function removeModel(name: string, options: StoreOptions = {}): Promise<{ dir: string; builtin: boolean }> {
+  checkModelName(name, 'the model name');
+  const root = modelsDir(options);
+  const dir = join(root, name);
+  if (!(await isDirectory(dir))) {
+    const names = (await listModels(options)).filter((m) => m.ready).map((m) => m.name);
+    throw createError('MODEL_NOT_FOUND', `The store ${storeDir(options.store)} has no model "${name}" (it has: ${names.join(', ') || 'none'})`);
+  }
+  try {
+    // Renamed out of sight first, so no reader finds it half-deleted.
+    const trash = join(stagingRoot(root), `${name}.rm-${randomUUID()}`);
+    await mkdir(stagingRoot(root), { recursive: true });
+    await rename(dir, trash);
+    await rm(trash, { recursive: true, force: true });
+  } catch (err) {
+    throw storeWriteError(err, options);
+  }
+  return { dir, builtin: name in BUILTIN_MODELS };
 }
