@@ -1,11 +1,12 @@
 // Where the HTTP thread pauses under load: `npm run bench:gc -- [photo name part, default 640x480] [serve flags]`. Loads `imgcls serve` at concurrency 32 for 15 s and prints the server main thread's GC pauses and event-loop delay (BENCHMARKS.md, "Goals missed").
+import { fileURLToPath } from 'node:url';
 import { benchPhotos } from './bench/photos.ts';
 import { httpLoad, startServer } from './bench/http.ts';
 const photos = await benchPhotos();
 const which = process.argv[2] ?? '640x480';
 const photo = photos.find((p) => p.name.includes(which))!;
 const extra = process.argv.slice(3);
-const server = await startServer(extra, { env: { ...process.env, NODE_OPTIONS: '--import=' + new URL('./bench/gc-observer.mjs', import.meta.url).pathname } });
+const server = await startServer(extra, { env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${fileURLToPath(new URL('./bench/gc-observer.mjs', import.meta.url))}`.trim() } });
 const r = await httpLoad(server, { bytes: photo.bytes, filename: photo.filename, contentType: photo.contentType }, { concurrency: 32, seconds: 15 });
 await server.stop();
 const log = server.stderr();

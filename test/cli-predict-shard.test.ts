@@ -11,13 +11,10 @@ import { after, before, describe, test } from 'node:test';
 import { OutputFile } from '../src/cli/output-file.ts';
 import { fnv1a32 } from '../src/cli/shard.ts';
 import { cli } from './helpers/cli.ts';
-import { tempDir } from './helpers/models.ts';
+import { FIXTURES, fx, HF_COLOUR, tempDir } from './helpers/models.ts';
 
-const FIXTURES = path.join(import.meta.dirname, 'fixtures');
-const HF = path.join(FIXTURES, 'models', 'hf-colour');
-const fx = (name: string) => path.join(FIXTURES, name);
 // One model thread on the main thread: these tests are about which files run and what is written, not speed.
-const predict = (...args: string[]) => cli('predict', '--model', HF, '--workers', '0', '--top-k', '1', ...args);
+const predict = (...args: string[]) => cli('predict', '--model', HF_COLOUR, '--workers', '0', '--top-k', '1', ...args);
 
 /** Published FNV-1a 32-bit test vectors, and one of UTF-8 bytes (computed with Python over `'é'.encode()`). */
 const FNV1A_VECTORS: [string, number][] = [
@@ -228,8 +225,9 @@ describe('imgcls predict --format', () => {
 
   test('--format jsonl is what --json prints; --format table is the default', async () => {
     const files = [fx('red.jpg'), fx('empty.jpg')];
-    assert.deepEqual(await predict('--format', 'jsonl', ...files), await predict('--json', ...files));
-    assert.deepEqual(await predict('--format', 'jsonl', '--json', ...files), await predict('--json', ...files));
+    const json = await predict('--json', ...files);
+    assert.deepEqual(await predict('--format', 'jsonl', ...files), json);
+    assert.deepEqual(await predict('--format', 'jsonl', '--json', ...files), json);
     const table = await predict('--format', 'table', ...files);
     assert.deepEqual(table, await predict(...files));
     assert.equal(table.code, 1);

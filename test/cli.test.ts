@@ -11,6 +11,7 @@ const ROOT = path.join(import.meta.dirname, '..');
 const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 const HF = path.join(FIXTURES, 'models', 'hf-colour');
 const fx = (name: string) => path.join(FIXTURES, name);
+const run = promisify(execFile);
 
 describe('imgcls predict', () => {
   test('--json: one object per image per line, in argument order', async () => {
@@ -176,7 +177,6 @@ describe('imgcls help', () => {
 
 describe('bin/imgcls.js', () => {
   test('the installed binary runs and exits non-zero on failure', async () => {
-    const run = promisify(execFile);
     const { stdout } = await run(process.execPath, [path.join(ROOT, 'bin', 'imgcls.js'), 'predict', '--json', '--model', HF, fx('blue.webp')]);
     assert.equal(JSON.parse(stdout).predictions[0].label, 'blue');
     await assert.rejects(run(process.execPath, [path.join(ROOT, 'bin', 'imgcls.js'), 'predict', '--model', HF, fx('empty.jpg')]), (e: { code: number; stderr: string }) => {
@@ -187,7 +187,6 @@ describe('bin/imgcls.js', () => {
   });
 
   test('--device cuda without CUDA: one warning line, none of onnxruntime\'s own error blocks, and the answer', async () => {
-    const run = promisify(execFile);
     const { stdout, stderr } = await run(process.execPath, [path.join(ROOT, 'bin', 'imgcls.js'), 'predict', '--json', '--device', 'cuda', '--model', HF, fx('blue.webp')]);
     assert.equal(JSON.parse(stdout).predictions[0].label, 'blue');
     const lines = stderr.trim().split('\n');

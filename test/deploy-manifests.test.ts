@@ -13,19 +13,19 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ArgsDef, Resolvable } from 'citty';
 import { parseAllDocuments } from 'yaml';
-import { envFlags, OTHER_ENV, SERVE_ENV } from '../src/cli/env.ts';
-import { mainCommand, runCli } from '../src/cli/main.ts';
+import { OTHER_ENV, SERVE_ENV } from '../src/cli/env.ts';
+import { mainCommand } from '../src/cli/main.ts';
 import { predictCommand } from '../src/cli/predict.ts';
 import { serveArgs } from '../src/cli/serve.ts';
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TIMEOUTS } from '../src/server/config.ts';
 import { Lifecycle } from '../src/server/lifecycle.ts';
 import { VERSION } from '../src/version.ts';
-import { cli } from './helpers/cli.ts';
-import { tempDir } from './helpers/models.ts';
-import { FIXTURES, testApp } from './helpers/server.ts';
+import { cli, cliWithEnv } from './helpers/cli.ts';
+import { checkEnvName } from './helpers/env-names.ts';
+import { fx, HF_COLOUR, tempDir } from './helpers/models.ts';
+import { testApp } from './helpers/server.ts';
 
 const DEPLOY = path.join(import.meta.dirname, '..', 'deploy');
-const COLOUR_MODEL = path.join(FIXTURES, 'models', 'hf-colour');
 /** What Kubernetes uses when a pod sets no terminationGracePeriodSeconds. */
 const K8S_DEFAULT_GRACE_SECONDS = 30;
 /** TEST-NET-1 (RFC 5737): no machine has it, so `serve` parses every option and then fails to listen. */
@@ -287,7 +287,7 @@ describe('deploy/ manifests', () => {
     for (const { file, doc } of ofKind('ConfigMap')) {
       for (const name of Object.keys(doc.data ?? {})) {
         checked.add(name);
-        if (name.startsWith('IMGCLS_')) assert.ok(SERVE_ENV.has(name) || OTHER_ENV.has(name), `${file}: imgcls reads no ${name}`);
+        checkEnvName(name, file);
       }
     }
     for (const w of workloads) {
@@ -308,9 +308,8 @@ describe('deploy/ manifests', () => {
       const host = args.indexOf('--host');
       if (host >= 0) args[host + 1] = UNLISTENABLE_HOST;
       else args.push('--host', UNLISTENABLE_HOST);
-      const fromEnv = envFlags(serveArgs, args, Object.fromEntries(w.env));
-      const err: string[] = [];
-      const code = await runCli(['serve', ...fromEnv.args, ...args], { out: () => {}, err: (t) => err.push(t) });
+      // runCli turns the workload's IMGCLS_* variables into flags, as in the container.
+      const { code, err } = await cliWithEnv(Object.fromEntries(w.env), 'serve', ...args);
       // Every option parsed (a bad one exits 2 naming it); the listen on an address no machine has failed after that.
       assert.equal(code, 1, `${w.label}: ${err.join('\n')}`);
       assert.match(err.join('\n'), /EADDRNOTAVAIL/, w.label);
@@ -428,8 +427,8 @@ describe('deploy/ manifests', () => {
     });
 
     test('podFailurePolicy: disruptions are ignored first; the exit codes it does not retry are the ones predict returns for failed images and bad options', async () => {
-      const red = path.join(FIXTURES, 'red.jpg');
-      const failed = await cli('predict', '--json', '--workers', '0', '--model', COLOUR_MODEL, red, path.join(FIXTURES, 'truncated.jpg'));
+      const red = fx('red.jpg');
+      const failed = await cli('predict', '--json', '--workers', '0', '--model', HF_COLOUR, red, fx('truncated.jpg'));
       const badOption = await cli('predict', '--no-such-option', red);
       for (const job of jobs()) {
         const w = jobWorkload(job);
@@ -469,13 +468,13 @@ describe('deploy/ manifests', () => {
           };
           const images = ['red.jpg', 'green.png', 'blue.webp', 'red.avif', 'blue-then-red.tiff', 'truncated.jpg'];
           const inputDir = local(positionals[0]!);
-          for (const f of images) await copyFile(path.join(FIXTURES, f), path.join(inputDir, f));
+          for (const f of images) await copyFile(fx(f), path.join(inputDir, f));
 
           const seen: string[] = [];
           const errors: string[] = [];
           for (let i = 0; i < job.spec.completions; i++) {
             const args = w.args.map((a) => local(a.replaceAll('$(JOB_COMPLETION_INDEX)', String(i))));
-            const r = await cli(...args, '--model', COLOUR_MODEL);
+            const r = await cli(...args, '--model', HF_COLOUR);
             const output = local(commandLine(w).flags.get('output')![0]!.replaceAll('$(JOB_COMPLETION_INDEX)', String(i)));
             const lines = (await readFile(output, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { file: string; error?: string });
             const failedHere = lines.filter((l) => l.error !== undefined);

@@ -10,9 +10,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { OTHER_ENV, SERVE_ENV } from '../src/cli/env.ts';
 import { DEFAULT_PORT } from '../src/server/config.ts';
 import { DEFAULT_MODEL } from '../src/store/builtin.ts';
+import { checkEnvName } from './helpers/env-names.ts';
 import { testApp, type TestApp } from './helpers/server.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
@@ -58,22 +58,18 @@ function ignored(file: string): boolean {
   return patterns.some((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(first));
 }
 
-const checkEnvName = (name: string, where: string) => {
-  if (name.startsWith('IMGCLS_')) assert.ok(SERVE_ENV.has(name) || OTHER_ENV.has(name), `${where}: imgcls reads no variable ${name}`);
-};
+/** One app for every HEALTHCHECK: /healthz is answered with or without models, so it serves none. */
+let served: TestApp;
+before(async () => {
+  served = await testApp({ models: [] });
+});
+after(() => served.cleanup());
 
 for (const file of ['Dockerfile', 'Dockerfile.gpu']) {
   describe(file, () => {
     const all = instructions(read(file));
     const stage = finalStage(all);
     const env = new Map(stage.filter((i) => i.op === 'ENV').flatMap((i) => envEntries(i.args)));
-    let served: TestApp;
-
-    before(async () => {
-      served = await testApp();
-    });
-    after(async () => served.cleanup());
-
     test('builds on node:20-bookworm-slim, installs with npm ci, production dependencies only in what runs', () => {
       assert.match(all.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE='))!.args, /^NODE_IMAGE=node:20-bookworm-slim$/);
       const runs = all.filter((i) => i.op === 'RUN').map((i) => i.args);

@@ -1,45 +1,36 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { listModels } from '../src/store/store.ts';
 import { cli } from './helpers/cli.ts';
-import { colourRepo, FakeHub } from './helpers/hub.ts';
-import { tempDir } from './helpers/models.ts';
+import { colourRepo, FakeHub, setEnv, sha256 } from './helpers/hub.ts';
+import { fx, tempDir } from './helpers/models.ts';
 
 const TOKEN = 'hf_secretTOKEN123';
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const exists = (p: string) => stat(p).then(() => true, () => false);
 
 describe('imgcls pull hf:...', () => {
   let hub: FakeHub;
   let store: string;
   let cleanup: () => Promise<void>;
-  const saved = { endpoint: process.env.HF_ENDPOINT, token: process.env.HF_TOKEN };
+  let restoreEnv: () => void;
 
   before(async () => {
     hub = await new FakeHub().start();
     hub.repos.set('test-org/Colour-Net', colourRepo());
     hub.repos.set('test-org/private-net', colourRepo('b'.repeat(40), TOKEN));
   });
-  after(async () => {
-    await hub.stop();
-    process.env.HF_ENDPOINT = saved.endpoint;
-    process.env.HF_TOKEN = saved.token;
-    if (saved.endpoint === undefined) delete process.env.HF_ENDPOINT;
-    if (saved.token === undefined) delete process.env.HF_TOKEN;
-  });
+  after(() => hub.stop());
   beforeEach(async () => {
     ({ dir: store, cleanup } = await tempDir('imgcls-hub-'));
-    process.env.HF_ENDPOINT = hub.endpoint;
-    delete process.env.HF_TOKEN;
-    hub.requests.length = 0;
-    hub.faults.truncate.clear();
-    hub.faults.corrupt.clear();
-    hub.faults.ignoreRange = false;
+    restoreEnv = setEnv({ HF_ENDPOINT: hub.endpoint, HF_TOKEN: undefined });
+    hub.reset();
   });
-  afterEach(() => cleanup());
+  afterEach(async () => {
+    restoreEnv();
+    await cleanup();
+  });
 
   test('stores the transformers.js layout under the repo name, verified, with its source', async () => {
     const r = await cli('pull', 'hf:test-org/Colour-Net', '--store', store);
@@ -94,7 +85,7 @@ describe('imgcls pull hf:...', () => {
     assert.equal(wrong.code, 1);
     assert.match(wrong.err.at(-1)!, /refused HF_TOKEN for hf:test-org\/private-net \(401\)/);
     assert.ok(!wrong.err.join('\n').includes('hf_wrong'));
-    assert.equal(await exists(path.join(store, 'models', 'private-net')), false);
+    assert.equal(existsSync(path.join(store, 'models', 'private-net')), false);
   });
 
   test('404: no such repository, revision or file, named', async () => {
@@ -113,7 +104,7 @@ describe('imgcls pull hf:...', () => {
     const first = await cli('pull', 'hf:test-org/Colour-Net', '--store', store);
     assert.equal(first.code, 1);
     assert.match(first.err.at(-1)!, /The download of onnx\/model\.onnx was interrupted after \d+ of \d+ bytes .*; run the same command again to resume/);
-    assert.equal(await exists(path.join(store, 'models', 'colour-net')), false, 'nothing half-written in the store');
+    assert.equal(existsSync(path.join(store, 'models', 'colour-net')), false, 'nothing half-written in the store');
     assert.deepEqual((await listModels({ store })).filter((m) => !m.builtin), []);
     const part = path.join(store, 'models', '.staging', 'colour-net', 'onnx', 'model.onnx.part');
     const kept = (await stat(part)).size;
@@ -127,7 +118,7 @@ describe('imgcls pull hf:...', () => {
     assert.match(second.err.join('\n'), /resuming at/);
     const model = await readFile(path.join(store, 'models', 'colour-net', 'onnx', 'model.onnx'));
     assert.deepEqual(model, hub.repos.get('test-org/Colour-Net')!.files.get('onnx/model.onnx'));
-    assert.equal(await exists(path.join(store, 'models', '.staging', 'colour-net')), false);
+    assert.equal(existsSync(path.join(store, 'models', '.staging', 'colour-net')), false);
   });
 
   test('a server that ignores Range gets a clean restart', async () => {
@@ -146,7 +137,7 @@ describe('imgcls pull hf:...', () => {
     assert.equal(r.code, 1);
     assert.match(r.err.at(-1)!, /^imgcls: onnx\/model\.onnx has sha256 [0-9a-f]{64} but the source says [0-9a-f]{64}; the download was discarded$/);
     assert.deepEqual(await listModels({ store }), before);
-    assert.equal(await exists(path.join(store, 'models', 'colour-net')), false);
+    assert.equal(existsSync(path.join(store, 'models', 'colour-net')), false);
     assert.deepEqual(await readdir(path.join(store, 'models', '.staging')), [], 'no staging directory, no lock');
   });
 
@@ -166,7 +157,7 @@ describe('imgcls pull hf:...', () => {
     const source = JSON.parse(await readFile(path.join(dir, 'source.json'), 'utf8'));
     assert.equal(source.variant, 'quantized');
     assert.deepEqual(source.files[2], { path: 'onnx/model.onnx', from: 'onnx/model_quantized.onnx', size: files.get('onnx/model_quantized.onnx')!.length, sha256: sha256(files.get('onnx/model_quantized.onnx')!) });
-    const predicted = await cli('predict', '--model', 'colour-q', '--store', store, '--json', path.join(import.meta.dirname, 'fixtures', 'red.jpg'));
+    const predicted = await cli('predict', '--model', 'colour-q', '--store', store, '--json', fx('red.jpg'));
     assert.equal(predicted.code, 0, predicted.err.join('\n'));
     assert.equal(JSON.parse(predicted.out[0]!).predictions[0].label, 'red');
   });
@@ -202,16 +193,9 @@ describe('imgcls pull hf:...', () => {
     }
     assert.equal(hub.requests.length, 0, 'none of these reached the network');
   });
-});
 
-describe('two pulls into one name', () => {
-  test('a live pull holds the name; a dead one\'s lock is taken over', async () => {
-    const { dir: store, cleanup } = await tempDir('imgcls-hub-lock-');
-    const hub = await new FakeHub().start();
-    hub.repos.set('test-org/Colour-Net', colourRepo());
-    const saved = process.env.HF_ENDPOINT;
-    process.env.HF_ENDPOINT = hub.endpoint;
-    try {
+  describe('two pulls into one name', () => {
+    test('a live pull holds the name; a dead one\'s lock is taken over', async () => {
       const staging = path.join(store, 'models', '.staging');
       await mkdir(staging, { recursive: true });
       await writeFile(path.join(staging, 'colour-net.lock'), String(process.pid));
@@ -223,11 +207,6 @@ describe('two pulls into one name', () => {
       const taken = await cli('pull', 'hf:test-org/Colour-Net', '--store', store);
       assert.equal(taken.code, 0, taken.err.join('\n'));
       assert.deepEqual(await readdir(staging), []);
-    } finally {
-      await hub.stop();
-      await cleanup();
-      if (saved === undefined) delete process.env.HF_ENDPOINT;
-      else process.env.HF_ENDPOINT = saved;
-    }
+    });
   });
 });

@@ -4,39 +4,34 @@
  * came from; `rm` deletes it; `pull --list` needs no network.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { missingBuild, startServer } from '../scripts/lib/server-process.ts';
 import { modelName } from '../src/server/registry.ts';
 import { listModels, resolveModel } from '../src/store/store.ts';
 import { cli } from './helpers/cli.ts';
-import { colourRepo, FakeHub } from './helpers/hub.ts';
-import { tempDir } from './helpers/models.ts';
+import { colourRepo, FakeHub, setEnv } from './helpers/hub.ts';
+import { fx, tempDir } from './helpers/models.ts';
 
-const ROOT = path.join(import.meta.dirname, '..');
-const RED = path.join(import.meta.dirname, 'fixtures', 'red.jpg');
-const exists = (p: string) => stat(p).then(() => true, () => false);
-const BUILT = await exists(path.join(ROOT, 'dist', 'cli', 'main.js'));
+const RED = fx('red.jpg');
 
 describe('hub models in the store', () => {
   let hub: FakeHub;
   let store: string;
   let cleanup: () => Promise<void>;
-  const savedEndpoint = process.env.HF_ENDPOINT;
+  let restoreEnv: () => void;
 
   before(async () => {
     hub = await new FakeHub().start();
     hub.repos.set('test-org/Colour-Net', colourRepo());
-    process.env.HF_ENDPOINT = hub.endpoint;
+    restoreEnv = setEnv({ HF_ENDPOINT: hub.endpoint });
     ({ dir: store, cleanup } = await tempDir('imgcls-hub-store-'));
   });
   after(async () => {
-    await hub.stop().catch(() => {});
+    await hub.stop();
     await cleanup();
-    if (savedEndpoint === undefined) delete process.env.HF_ENDPOINT;
-    else process.env.HF_ENDPOINT = savedEndpoint;
+    restoreEnv();
   });
 
   test('pull --list names the curated models with no network', async () => {
@@ -56,7 +51,7 @@ describe('hub models in the store', () => {
     assert.equal(JSON.parse(r.out[0]!).predictions[0].label, 'red');
     assert.match(r.err[0]!, /^hf:test-org\/Colour-Net is not in the store; pulling it from http:\/\/127\.0\.0\.1:\d+ \(once\)$/);
     assert.ok(r.err.some((l) => /^onnx\/model\.onnx .*in \d+:\d\d/.test(l)), 'a progress line per file');
-    assert.ok(await exists(path.join(store, 'models', 'colour-net', 'source.json')));
+    assert.ok(existsSync(path.join(store, 'models', 'colour-net', 'source.json')));
   });
 
   test('models shows the pulled model and its source', async () => {
@@ -85,35 +80,18 @@ describe('hub models in the store', () => {
     assert.match(other.err.at(-1)!, /Could not download http:\/\/127\.0\.0\.1:\d+\/api\/models\/test-org\/Colour-Net\/revision\/v2: ECONNREFUSED/);
   });
 
-  test('serve --model hf:... and name=hf:... load from the store with the hub down', { skip: !BUILT && 'needs npm run build' }, async () => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'imgcls.js'), 'serve', '--port', '0', '--log-level', 'warn', '--workers', '0', '--store', store, '--model', 'hf:test-org/Colour-Net', '--model', 'mine=hf:test-org/Colour-Net'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+  test('serve --model hf:... and name=hf:... load from the store with the hub down', { skip: missingBuild() ?? false }, async () => {
+    await hub.stop();
+    const server = await startServer(['--workers', '0', '--store', store, '--model', 'hf:test-org/Colour-Net', '--model', 'mine=hf:test-org/Colour-Net'], {
       env: { ...process.env, HF_ENDPOINT: hub.endpoint },
+      readyTimeoutMs: 30_000,
     });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 30_000);
-        child.stderr!.on('data', () => {
-          const m = /listening on (http:\/\/\S+)/.exec(stderr);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
-        child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-      });
-      let names: string[] = [];
-      for (let i = 0; i < 100 && names.length < 2; i++) {
-        const r = await fetch(`${url}/models`);
-        if (r.status === 200) names = ((await r.json()) as { models: { name: string }[] }).models.map((m) => m.name);
-        else await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const r = await fetch(`${server.url}/models`);
+      const names = ((await r.json()) as { models: { name: string }[] }).models.map((m) => m.name);
       assert.deepEqual(names.sort(), ['colour-net', 'mine']);
     } finally {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
+      await server.stop();
     }
   });
 
@@ -121,7 +99,7 @@ describe('hub models in the store', () => {
     const r = await cli('rm', 'colour-net', '--store', store);
     assert.equal(r.code, 0, r.err.join('\n'));
     assert.match(r.out[0]!, /^Removed colour-net \(.*models\/colour-net\)$/);
-    assert.equal(await exists(path.join(store, 'models', 'colour-net')), false);
+    assert.equal(existsSync(path.join(store, 'models', 'colour-net')), false);
     assert.deepEqual((await listModels({ store })).filter((m) => !m.builtin), []);
 
     const missing = await cli('rm', 'colour-net', '--store', store);

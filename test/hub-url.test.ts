@@ -1,24 +1,23 @@
 /** `imgcls pull <url> --labels ...`: a plain .onnx (ONNX Model Zoo style) becomes a bare package the loader reads. */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cli } from './helpers/cli.ts';
-import { fileServer } from './helpers/hub.ts';
-import { colourModel, tempDir } from './helpers/models.ts';
+import { fileServer, setEnv, sha256 } from './helpers/hub.ts';
+import { colourModel, fx, tempDir } from './helpers/models.ts';
 
-const RED = path.join(import.meta.dirname, 'fixtures', 'red.jpg');
-const BLUE = path.join(import.meta.dirname, 'fixtures', 'blue.webp');
-const exists = (p: string) => stat(p).then(() => true, () => false);
+const RED = fx('red.jpg');
+const BLUE = fx('blue.webp');
 
 describe('imgcls pull <url>', () => {
   const model = Buffer.from(colourModel());
-  const modelSha = createHash('sha256').update(model).digest('hex');
+  const modelSha = sha256(model);
   let server: Awaited<ReturnType<typeof fileServer>>;
   let store: string;
   let cleanup: () => Promise<void>;
-  const savedToken = process.env.HF_TOKEN;
+  let restoreEnv: () => void;
 
   before(async () => {
     server = await fileServer(
@@ -28,13 +27,12 @@ describe('imgcls pull <url>', () => {
       ]),
     );
     ({ dir: store, cleanup } = await tempDir('imgcls-url-'));
-    process.env.HF_TOKEN = 'hf_not_for_other_hosts';
+    restoreEnv = setEnv({ HF_TOKEN: 'hf_not_for_other_hosts' });
   });
   after(async () => {
     await server.stop();
     await cleanup();
-    if (savedToken === undefined) delete process.env.HF_TOKEN;
-    else process.env.HF_TOKEN = savedToken;
+    restoreEnv();
   });
 
   test('model and labels URLs make a bare package named after the file, which predict loads', async () => {
@@ -76,15 +74,15 @@ describe('imgcls pull <url>', () => {
     const r = await cli('pull', `${server.origin}/zoo/colours-v1-12.onnx`, '--labels', `${server.origin}/zoo/labels.txt`, '--sha256', '0'.repeat(64), '--name', 'bad-sum', '--store', store);
     assert.equal(r.code, 1);
     assert.match(r.err.at(-1)!, /colours-v1-12\.onnx has sha256 [0-9a-f]{64} but the source says 0{64}; the download was discarded/);
-    assert.equal(await exists(path.join(store, 'models', 'bad-sum')), false);
-    assert.equal(await exists(path.join(store, 'models', '.staging', 'bad-sum')), false);
+    assert.equal(existsSync(path.join(store, 'models', 'bad-sum')), false);
+    assert.equal(existsSync(path.join(store, 'models', '.staging', 'bad-sum')), false);
   });
 
   test('failures are named: 404, labels, http to another host, missing --labels', async () => {
     const missing = await cli('pull', `${server.origin}/zoo/nothing.onnx`, '--labels', `${server.origin}/zoo/labels.txt`, '--store', store);
     assert.equal(missing.code, 1);
     assert.match(missing.err.at(-1)!, /\/zoo\/nothing\.onnx answered 404; no model there/);
-    assert.equal(await exists(path.join(store, 'models', 'nothing')), false);
+    assert.equal(existsSync(path.join(store, 'models', 'nothing')), false);
 
     const noLabels = await cli('pull', `${server.origin}/zoo/colours-v1-12.onnx`, '--labels', `${server.origin}/zoo/synset.txt`, '--name', 'x', '--store', store);
     assert.equal(noLabels.code, 1);

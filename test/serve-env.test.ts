@@ -4,17 +4,14 @@
  * command line wins, and a bad value fails like a bad flag.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import { envFlags, envName, SERVE_ENV } from '../src/cli/env.ts';
-import { runCli } from '../src/cli/main.ts';
 import { serveArgs } from '../src/cli/serve.ts';
-import { startServer } from '../scripts/lib/server-process.ts';
-import { tempDir } from './helpers/models.ts';
+import { missingBuild, startServer } from '../scripts/lib/server-process.ts';
+import { cliWithEnv } from './helpers/cli.ts';
+import { HF_COLOUR, tempDir } from './helpers/models.ts';
 import { assertFetchError } from './helpers/raw-http.ts';
 import { fixture, multipart } from './helpers/server.ts';
-
-const HF = path.join(import.meta.dirname, 'fixtures', 'models', 'hf-colour');
 
 describe('IMGCLS_* variables', () => {
   test('every serve flag has one, named after it', () => {
@@ -50,17 +47,15 @@ describe('IMGCLS_* variables', () => {
   });
 
   test('a bad value exits 2 naming the flag, after saying it came from the environment', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(['serve', '--log-level', 'silent'], { out: (t) => out.push(t), err: (t) => err.push(t) }, { IMGCLS_PORT: 'http' });
+    const { code, err } = await cliWithEnv({ IMGCLS_PORT: 'http' }, 'serve', '--log-level', 'silent');
     assert.equal(code, 2);
     assert.match(err.join('\n'), /from the environment: IMGCLS_PORT=http/);
     assert.match(err.join('\n'), /--port but received "http"/);
   });
 
-  test('a real server takes its model and limits from the environment', async () => {
+  test('a real server takes its model and limits from the environment', { skip: missingBuild() ?? false }, async () => {
     const store = await tempDir('imgcls-env-store-');
-    const server = await startServer([], { env: { ...process.env, IMGCLS_MODEL: `colour=${HF}`, IMGCLS_MAX_FILES: '1', IMGCLS_HOME: store.dir } });
+    const server = await startServer(['--workers', '1'], { env: { ...process.env, IMGCLS_MODEL: `colour=${HF_COLOUR}`, IMGCLS_MAX_FILES: '1', IMGCLS_HOME: store.dir }, readyTimeoutMs: 60_000 });
     try {
       assert.match(server.stderr(), /from the environment: .*IMGCLS_MAX_FILES=1/);
       const models = (await (await fetch(`${server.url}/models`)).json()) as { models: { name: string }[] };

@@ -7,6 +7,7 @@
  */
 import type { ArgsDef } from 'citty';
 import { createError } from '../errors.ts';
+import { flagGiven } from './options.ts';
 import { serveArgs } from './serve.ts';
 
 const PREFIX = 'IMGCLS_';
@@ -22,16 +23,11 @@ function envMap(defs: ArgsDef): ReadonlyMap<string, string> {
 /** Variable → flag, for every `serve` flag. */
 export const SERVE_ENV = envMap(serveArgs);
 
-/** The other variables imgcls reads (store location, onnxruntime's telemetry switch). */
-export const OTHER_ENV: ReadonlySet<string> = new Set(['IMGCLS_HOME', 'XDG_CACHE_HOME', 'ORT_DISABLE_TELEMETRY']);
+/** The other variables imgcls reads (store location, the model hub, onnxruntime's telemetry switch). */
+export const OTHER_ENV: ReadonlySet<string> = new Set(['IMGCLS_HOME', 'XDG_CACHE_HOME', 'HF_ENDPOINT', 'HF_TOKEN', 'ORT_DISABLE_TELEMETRY']);
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['', '0', 'false', 'no', 'off']);
-
-function given(rawArgs: readonly string[], flag: string): boolean {
-  const end = rawArgs.indexOf('--');
-  return (end < 0 ? rawArgs : rawArgs.slice(0, end)).some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`) || a === `--no-${flag}`);
-}
 
 export interface EnvFlags {
   /** Flags to put before the command line's own. */
@@ -62,7 +58,7 @@ export function envFlags(defs: ArgsDef, rawArgs: readonly string[], env: NodeJS.
   const ignored: string[] = [];
   for (const [name, flag] of envMap(defs)) {
     const value = env[name];
-    if (value === undefined || given(rawArgs, flag)) continue;
+    if (value === undefined || flagGiven(rawArgs, flag)) continue;
     if (flag === 'port' && SERVICE_LINK.test(value)) {
       ignored.push(`${name}=${value} (a Kubernetes service link, not a port)`);
       continue;

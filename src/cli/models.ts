@@ -4,11 +4,11 @@ import { ensureBuiltin, listModels, storeDir } from '../store/store.ts';
 import { BUILTIN_MODELS, DEFAULT_MODEL } from '../store/builtin.ts';
 import { createError } from '../errors.ts';
 import type { CommandData } from './io.ts';
-import { checkKnownFlags, storeOptions } from './options.ts';
+import { checkKnownFlags, storeArg, storeOptions } from './options.ts';
 
 const args = {
   names: { type: 'positional', description: 'With --prepare: only these built-ins (default: all)', required: false },
-  store: { type: 'string', description: 'Model store directory (default: $IMGCLS_HOME, else ~/.cache/imgcls)', valueHint: 'dir' },
+  ...storeArg,
   prepare: { type: 'boolean', description: 'Convert the built-in models into the store now (for offline images and caches)' },
   json: { type: 'boolean', description: 'Print the list as JSON' },
 } as const;

@@ -13,6 +13,7 @@ import type { Size } from '../model/spec.ts';
 import { DEFAULT_MODEL } from '../store/builtin.ts';
 import { resolveModel, type StoreOptions } from '../store/store.ts';
 import type { CliIO } from './io.ts';
+import { barProgress, progressWriter } from './progress.ts';
 import type { Shard } from './shard.ts';
 
 const invalid = (flag: string, expected: string, value: unknown): never => {
@@ -82,10 +83,15 @@ export const INTERPOLATION_HELP = (() => {
   return `${names.slice(0, -1).join(', ')} or ${names.at(-1)!}`;
 })();
 
+/** `--store`, for every command that reads or writes the model store. */
+export const storeArg = {
+  store: { type: 'string', description: 'Model store directory (default: $IMGCLS_HOME, else ~/.cache/imgcls)', valueHint: 'dir' },
+} as const satisfies ArgsDef;
+
 /** Flags shared by every command that loads a model. */
 export const modelArgs = {
   model: { type: 'string', description: `Model: a built-in (${DEFAULT_MODEL} is the default), a name in the store, or a package directory`, valueHint: 'name|dir' },
-  store: { type: 'string', description: 'Model store directory (default: $IMGCLS_HOME, else ~/.cache/imgcls)', valueHint: 'dir' },
+  ...storeArg,
   workers: { type: 'string', description: 'Inference worker threads (default: one per CPU, counting a container CPU limit; 0 runs the model on the main thread)', valueHint: 'n' },
   threads: { type: 'string', description: 'onnxruntime threads per worker (default 1; with --workers 0, one per core)', valueHint: 'n' },
   device: { type: 'string', description: 'Execution provider: cpu or cuda (falls back to cpu with a warning)', default: 'cpu' },
@@ -152,20 +158,53 @@ export function checkKnownFlags(rawArgs: readonly string[], defs: ArgsDef): void
     if ('alias' in def) for (const a of [def.alias ?? []].flat()) known.add(a);
     if (def.type === 'boolean') known.add(`no-${name}`);
   }
-  for (const raw of rawArgs) {
-    if (raw === '--') break;
-    if (!raw.startsWith('-') || raw === '-') continue;
-    const name = raw.replace(/^--?/, '').split('=')[0]!;
+  for (const { name, word } of flagsIn(rawArgs, () => false)) {
     if (!known.has(name)) {
       const flags = Object.keys(defs).filter((k) => defs[k]!.type !== 'positional').map((k) => `--${k}`).join(', ');
-      throw createError('INVALID_OPTION', `Unknown option ${raw.split('=')[0]}; this command takes ${flags}`);
+      throw createError('INVALID_OPTION', `Unknown option ${word}; this command takes ${flags}`);
     }
   }
 }
 
+interface FlagWord {
+  name: string;
+  /** Given with `=` or as the next word; undefined for a flag that takes none. */
+  value: string | undefined;
+  /** The flag as written, without its `=value`. */
+  word: string;
+}
+
+/**
+ * The flags in `rawArgs`, up to `--`. A flag for which `takesValue` is true
+ * takes the next word as its value, as citty reads it, so a value such as
+ * `-0.5` or `-1/2` is not mistaken for a flag.
+ */
+function flagsIn(rawArgs: readonly string[], takesValue: (name: string) => boolean): FlagWord[] {
+  const flags: FlagWord[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const raw = rawArgs[i]!;
+    if (raw === '--') break;
+    if (!raw.startsWith('-') || raw === '-') continue;
+    const eq = raw.indexOf('=');
+    const word = eq < 0 ? raw : raw.slice(0, eq);
+    const name = word.replace(/^--?/, '');
+    let value = eq < 0 ? undefined : raw.slice(eq + 1);
+    // A next word starting with `--` is the next flag, not a value (`--model --port 1`).
+    if (value === undefined && takesValue(name) && i + 1 < rawArgs.length && !rawArgs[i + 1]!.startsWith('--')) value = rawArgs[++i];
+    flags.push({ name, value, word });
+  }
+  return flags;
+}
+
+/** Whether `--flag`, `--flag=...` or `--no-flag` is on the command line. */
+export function flagGiven(rawArgs: readonly string[], flag: string): boolean {
+  return flagsIn(rawArgs, () => false).some((f) => f.name === flag || f.name === `no-${flag}`);
+}
+
 /** The model store `--store` names, telling stderr when a slow step (a conversion) starts. */
 export function storeOptions(store: string | undefined, io: CliIO): StoreOptions {
-  return { store, onProgress: (m) => io.err(m) };
+  // Plain lines even on a terminal: stderr may be a server's log.
+  return { store, onProgress: (m) => io.err(m), progress: barProgress(progressWriter(io, false), false) };
 }
 
 /** Where `--model` points: a built-in (converted into the store on first use), a stored name or a directory. */
@@ -192,14 +231,9 @@ export function parseBytes(flag: string, value: string): number {
 
 /** Every value of a flag given several times (citty keeps only the last). */
 export function repeatedFlag(rawArgs: readonly string[], flag: string): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const raw = rawArgs[i]!;
-    if (raw === '--') break;
-    if (raw === `--${flag}` && i + 1 < rawArgs.length) values.push(rawArgs[++i]!);
-    else if (raw.startsWith(`--${flag}=`)) values.push(raw.slice(flag.length + 3));
-  }
-  return values;
+  return flagsIn(rawArgs, (n) => n === flag)
+    .filter((f) => f.name === flag && f.value !== undefined && f.word.startsWith('--'))
+    .map((f) => f.value!);
 }
 
 /** `--shard i/n`: shard i (0-based, like Kubernetes' JOB_COMPLETION_INDEX) of n. */

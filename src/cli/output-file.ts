@@ -5,28 +5,10 @@
  * leaves at most a `.partial`, never a FILE that looks done, which is what a
  * batch job's "skip shards whose output exists" logic relies on.
  */
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { createError, type ImgclsError } from '../errors.ts';
-
-/**
- * `mkdir -p`, written out: Node's recursive mkdir spins forever on a path
- * whose parent exists but answers ENOENT for any child (anything under /proc).
- * Here each level is tried once, and that ENOENT is reported.
- */
-async function makeDirectory(dir: string): Promise<void> {
-  // Another shard may create the same folder at the same moment.
-  const unlessExists = (err: unknown): void => {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  };
-  try {
-    await mkdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(dir) === dir) return unlessExists(err);
-    await makeDirectory(path.dirname(dir));
-    await mkdir(dir).catch(unlessExists);
-  }
-}
+import { makeDirectory } from '../make-directory.ts';
 
 function cannotWrite(file: string, err: unknown): ImgclsError {
   return createError('FILE_UNREADABLE', `Cannot write --output ${file}: ${(err as Error).message}`, err);
@@ -51,6 +33,11 @@ export class OutputFile {
     } catch (err) {
       throw cannotWrite(file, err);
     }
+  }
+
+  /** Each line, with its newline. @throws FILE_UNREADABLE. */
+  async writeLines(lines: readonly string[]): Promise<void> {
+    await this.write(lines.map((l) => `${l}\n`).join(''));
   }
 
   /** @throws FILE_UNREADABLE when the write fails (a full disk, say). */

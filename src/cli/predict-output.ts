@@ -7,9 +7,10 @@
 import type { ClassifyResult } from '../engine/classifier.ts';
 import { createError } from '../errors.ts';
 import { predictionTable } from './format.ts';
+import type { CliIO } from './io.ts';
 import { parseChoice } from './options.ts';
 
-export const OUTPUT_FORMATS = ['table', 'jsonl', 'csv'] as const;
+const OUTPUT_FORMATS = ['table', 'jsonl', 'csv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /**
@@ -24,7 +25,7 @@ export function outputFormat(format: string | undefined, json: boolean | undefin
   return chosen ?? (json ? 'jsonl' : 'table');
 }
 
-export const CSV_COLUMNS = ['file', 'rank', 'label', 'index', 'score', 'error', 'message'] as const;
+const CSV_COLUMNS = ['file', 'rank', 'label', 'index', 'score', 'error', 'message'] as const;
 
 /** RFC 4180: a field holding a comma, a quote or a line break is quoted, with its quotes doubled. */
 function csvField(value: string | number): string {
@@ -32,7 +33,7 @@ function csvField(value: string | number): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-export function csvRow(fields: readonly (string | number)[]): string {
+function csvRow(fields: readonly (string | number)[]): string {
   return fields.map(csvField).join(',');
 }
 
@@ -54,4 +55,22 @@ export function formatResult(format: OutputFormat, file: string, result: Classif
     return result.predictions.map((p, i) => csvRow([file, i + 1, p.label, p.index, p.score, '', ''])).join('\n');
   }
   return result.ok ? predictionTable(file, result.predictions) : `${file}: ${result.error.code}: ${result.error.message}`;
+}
+
+/** Where the result lines go: stdout, or an OutputFile that appears only when complete. */
+export interface ResultOutput {
+  writeLines(lines: readonly string[]): Promise<void>;
+  /** The run finished (failed images included): keep what was written. */
+  commit(): Promise<void>;
+  /** The run failed as a whole. */
+  discard(): Promise<void>;
+}
+
+/** Lines straight to stdout, where there is nothing to commit or discard. */
+export function stdoutOutput(io: CliIO): ResultOutput {
+  return {
+    writeLines: async (lines) => lines.forEach((l) => io.out(l)),
+    commit: async () => undefined,
+    discard: async () => undefined,
+  };
 }

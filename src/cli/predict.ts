@@ -13,7 +13,7 @@ import { classifyFiles, collectInputs } from './inputs.ts';
 import type { CommandData } from './io.ts';
 import { checkKnownFlags, classifierOptions, modelArgs, modelDir, parseShard, parseTopK } from './options.ts';
 import { OutputFile } from './output-file.ts';
-import { formatResult, outputFormat, outputHeader } from './predict-output.ts';
+import { formatResult, outputFormat, outputHeader, stdoutOutput, type ResultOutput } from './predict-output.ts';
 import { selectShard } from './shard.ts';
 
 const args = {
@@ -47,14 +47,10 @@ export const predictCommand = defineCommand({
     if (shard !== undefined) io.err(`shard ${shard.index}/${shard.count}: ${files.length} of ${inputs.length} files`);
 
     // Opened before the model loads, so an unwritable --output fails at once rather than after a long load.
-    const out = a.output === undefined ? undefined : await OutputFile.open(a.output);
-    const emit = async (texts: readonly string[]): Promise<void> => {
-      if (out) await out.write(texts.map((t) => `${t}\n`).join(''));
-      else texts.forEach((t) => io.out(t));
-    };
+    const out: ResultOutput = a.output === undefined ? stdoutOutput(io) : await OutputFile.open(a.output);
     let failed = 0;
     try {
-      await emit(outputHeader(format));
+      await out.writeLines(outputHeader(format));
       const classifier = await Classifier.load(await modelDir(a, io), options);
       try {
         // Read and classify a few batches at a time, so output streams and memory stays flat on big folders,
@@ -72,21 +68,21 @@ export const predictCommand = defineCommand({
             if (!result.ok && format === 'table') io.err(text);
             else texts.push(text);
           });
-          await emit(texts);
+          await out.writeLines(texts);
         }
       } finally {
         await classifier.close();
       }
       // Failed images are recorded in the output, so the run counts as finished and the file is kept.
-      await out?.commit();
+      await out.commit();
     } catch (err) {
-      await out?.discard();
+      await out.discard();
       throw err;
     }
     if (failed > 0) {
       (data as CommandData).exitCode = 1;
       if (format === 'table') io.err(`${failed} of ${files.length} images failed`);
     }
-    if (out) io.err(`wrote ${files.length} results (${failed} failed) to ${out.file}`);
+    if (out instanceof OutputFile) io.err(`wrote ${files.length} results (${failed} failed) to ${out.file}`);
   },
 });

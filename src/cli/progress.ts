@@ -4,6 +4,9 @@
  * logs and pipes, where `\r` would pile up as garbage, plain lines come at a
  * modest cadence instead. The clock is injected so tests need no real time.
  */
+import type { FileProgress } from '../hub/download.ts';
+import { formatBytes } from '../hub/progress.ts';
+import type { CliIO } from './io.ts';
 
 export interface ProgressOptions {
   /** Redraw one line in place (a terminal) or append plain lines (logs, pipes). */
@@ -117,4 +120,43 @@ export class Progress {
     const eta = remaining === 0 ? 0 : rate > 0 ? remaining / rate : NaN;
     return `${this.head(t)} ETA ${formatDuration(eta)}${extra ? ` ${extra}` : ''}`;
   }
+}
+
+/**
+ * Where a command's progress goes: straight to stderr on a terminal (the
+ * `\r` redraws need it), else whole lines through the command's IO.
+ */
+export function progressWriter(io: CliIO, tty: boolean): (text: string) => void {
+  return tty ? (t) => process.stderr.write(t) : (t) => io.err(t.replace(/\n$/, ''));
+}
+
+/** Download progress counted in kB: one bar per file, a line per 10% when not on a terminal. */
+export function barProgress(write: (text: string) => void, tty: boolean): FileProgress {
+  let bar: Progress | null = null;
+  let bytes = 0;
+  let shown = 0;
+  return {
+    start(file, total, resumedFrom) {
+      // A resumed file's bar counts what is left, so its rate is this attempt's.
+      const remaining = total === undefined ? 0 : Math.max(0, total - resumedFrom);
+      const label = resumedFrom > 0 ? `${file} (resuming at ${formatBytes(resumedFrom)})` : file;
+      bar = new Progress(label, Math.ceil(remaining / 1000), write, { tty, unit: 'kB' });
+      bytes = 0;
+      shown = 0;
+    },
+    advance(n) {
+      bytes += n;
+      const kb = Math.floor(bytes / 1000);
+      if (kb > shown) {
+        bar?.tick(kb - shown);
+        shown = kb;
+      }
+    },
+    done(ok) {
+      const kb = Math.ceil(bytes / 1000);
+      if (ok && kb > shown) bar?.tick(kb - shown);
+      bar?.done(ok ? `(${formatBytes(bytes)})` : 'interrupted');
+      bar = null;
+    },
+  };
 }

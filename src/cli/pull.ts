@@ -7,13 +7,13 @@ import { defineCommand } from 'citty';
 import { createError } from '../errors.ts';
 import { CURATED_MODELS } from '../hub/curated.ts';
 import { hubSettings, VARIANTS, type Variant } from '../hub/huggingface.ts';
-import { barProgress } from '../hub/progress.ts';
 import { pullHub, pullUrl, type PullOptions } from '../hub/pull.ts';
 import { isHubRef, parseDownloadUrl, parseHubRef } from '../hub/ref.ts';
 import { BUILTIN_MODELS } from '../store/builtin.ts';
 import { modelsDir } from '../store/store.ts';
 import type { CliIO, CommandData } from './io.ts';
-import { checkKnownFlags, parseChoice } from './options.ts';
+import { checkKnownFlags, parseChoice, storeArg } from './options.ts';
+import { barProgress, progressWriter } from './progress.ts';
 
 const args = {
   source: { type: 'positional', description: 'hf:<org>/<repo>[@revision], or an https URL to an .onnx file', required: false },
@@ -22,7 +22,7 @@ const args = {
   labels: { type: 'string', description: 'URL only: the labels, a URL or a file (labels.txt, index_to_name.json, imagenet_class_index.json)', valueHint: 'url|file' },
   sha256: { type: 'string', description: 'URL only: the model file must have this sha256', valueHint: 'hex' },
   list: { type: 'boolean', description: 'List well-known ImageNet classifiers and how to pull them' },
-  store: { type: 'string', description: 'Model store directory (default: $IMGCLS_HOME, else ~/.cache/imgcls)', valueHint: 'dir' },
+  ...storeArg,
 } as const;
 
 function printList(io: CliIO): void {
@@ -53,14 +53,13 @@ export const pullCommand = defineCommand({
     }
     const source = positional[0]!;
     const tty = process.stderr.isTTY === true;
-    // A terminal gets one redrawn line per file; logs get whole lines through the command's IO.
-    const write = tty ? (t: string) => process.stderr.write(t) : (t: string) => io.err(t.replace(/\n$/, ''));
-    const options: PullOptions = {
+    const options: Omit<PullOptions, 'hub'> = {
       modelsDir: modelsDir({ store: a.store }),
       name: a.name,
       reserved: Object.keys(BUILTIN_MODELS),
       onMessage: (m) => io.err(m),
-      progress: barProgress(write, tty),
+      // A terminal gets one redrawn line per file.
+      progress: barProgress(progressWriter(io, tty), tty),
     };
 
     let result;

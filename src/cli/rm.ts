@@ -3,11 +3,11 @@ import { defineCommand } from 'citty';
 import { createError } from '../errors.ts';
 import { removeModel } from '../store/store.ts';
 import type { CommandData } from './io.ts';
-import { checkKnownFlags, storeOptions } from './options.ts';
+import { checkKnownFlags, storeArg, storeOptions } from './options.ts';
 
 const args = {
   names: { type: 'positional', description: 'Models to delete from the store', required: false },
-  store: { type: 'string', description: 'Model store directory (default: $IMGCLS_HOME, else ~/.cache/imgcls)', valueHint: 'dir' },
+  ...storeArg,
 } as const;
 
 export const rmCommand = defineCommand({

@@ -28,7 +28,7 @@ export function fnv1a32(text: string): number {
 }
 
 /** Whether `file` (the path exactly as collectInputs lists it) belongs to `shard`. */
-export function inShard(file: string, shard: Shard): boolean {
+function inShard(file: string, shard: Shard): boolean {
   return fnv1a32(file) % shard.count === shard.index;
 }
 

@@ -14,8 +14,8 @@ import { DEFAULT_HEAD, train, type StepProgress } from '../train/train.ts';
 import { datasetArgs, datasetFrom } from './evaluate.ts';
 import type { CommandData } from './io.ts';
 import { formatScore } from './format.ts';
-import { checkKnownFlags, parseChoice, parseFraction, parseNonNegativeInt, parseNumber, parsePositiveInt } from './options.ts';
-import { Progress } from './progress.ts';
+import { checkKnownFlags, parseChoice, parseFraction, parseNonNegativeInt, parseNumber, parsePositiveInt, storeArg } from './options.ts';
+import { Progress, progressWriter } from './progress.ts';
 
 const d = DEFAULT_HEAD;
 const args = {
@@ -40,7 +40,7 @@ const args = {
   seed: { type: 'string', description: 'Random seed: the same seed and data give the same model', default: String(d.seed), valueHint: 'n' },
   cache: { type: 'string', description: 'Feature cache folder (default: features/ in the model store)', valueHint: 'dir' },
   'no-cache': { type: 'boolean', description: 'Do not read or write the feature cache' },
-  store: { type: 'string', description: 'Model store directory (default: $IMGCLS_HOME, else ~/.cache/imgcls)', valueHint: 'dir' },
+  ...storeArg,
   threads: { type: 'string', description: 'Threads for the backbone and the head (default: one per core)', valueHint: 'n' },
   json: { type: 'boolean', description: 'Print the report as JSON instead of a summary' },
 } as const;
@@ -85,9 +85,7 @@ export const trainCommand = defineCommand({
       threads,
       log: (m) => io.err(m),
       progress: (label, total, unit): StepProgress => {
-        // A terminal gets one redrawn line; logs get whole lines through the command's IO.
-        const write = tty ? (t: string) => process.stderr.write(t) : (t: string) => io.err(t.replace(/\n$/, ''));
-        const bar = new Progress(label, total, write, { tty, unit });
+        const bar = new Progress(label, total, progressWriter(io, tty), { tty, unit });
         // The trainer reports how many are done; the bar counts increments.
         let reported = 0;
         const tick = (done: number, extra?: string) => {

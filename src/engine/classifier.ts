@@ -71,7 +71,6 @@ export const DEFAULT_MAX_BATCH = 4;
 /** Measured on 2 vCPUs (BENCHMARKS.md, "Batching"): see there for how it scales. */
 export const DEFAULT_MAX_DELAY_MS = 0;
 export const DEFAULT_MAX_QUEUE = 256;
-const defaultWorkers = (): number => usableCpus();
 
 export class Classifier {
   /** The graph input that takes the image (resolveSpec checked it exists). */
@@ -111,7 +110,7 @@ export class Classifier {
    */
   static async load(dir: string, options: ClassifierOptions = {}): Promise<Classifier> {
     const pkg = await readPackage(dir);
-    const workers = options.workers ?? defaultWorkers();
+    const workers = options.workers ?? usableCpus();
     // Only the session's own options go to the workers; one onnxruntime thread each unless told otherwise: the workers are the parallelism.
     const { optimization, device, onWarning } = options;
     const session: SessionOptions = { optimization, device, onWarning, threads: options.threads ?? (workers > 0 ? 1 : undefined) };

@@ -84,6 +84,11 @@ function mismatch(label: string, expected: Expected, size: number, sha256: strin
 async function alreadyThere(file: string, label: string, expected: Expected): Promise<Downloaded | null> {
   const size = await fileSize(file);
   if (size === null || (expected.size === undefined && expected.sha256 === undefined)) return null;
+  // The size is free to check; hashing a wrong-sized file would only confirm it is wrong.
+  if (expected.size !== undefined && size !== expected.size) {
+    await rm(file, { force: true });
+    return null;
+  }
   const hashes = newHashes(expected);
   await hashFile(file, hashes);
   const sha256 = hashes.sha256.digest('hex');

@@ -10,14 +10,13 @@ import { checkDownloadUrl, shownUrl } from './ref.ts';
 export interface HttpSettings {
   /** Sent as `Authorization: Bearer` to `origin` only. */
   token?: { value: string; origin: string };
-  /** Milliseconds to wait for a response's headers (default 30 s). */
-  timeoutMs?: number;
-  /** Milliseconds a body may send nothing before the download is abandoned (default 60 s). */
-  stallMs?: number;
-  /** Redirects followed (default 10). */
-  maxRedirects?: number;
 }
 
+/** Milliseconds to wait for a response's headers. */
+const TIMEOUT_MS = 30_000;
+/** Milliseconds a body may send nothing before the download is abandoned. */
+const STALL_MS = 60_000;
+const MAX_REDIRECTS = 10;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export interface Opened {
@@ -33,7 +32,6 @@ export interface Opened {
 }
 
 export interface OpenInit {
-  method?: 'GET' | 'HEAD';
   /** Ask for the bytes from this offset on (`Range: bytes=N-`). */
   from?: number;
   accept?: string;
@@ -47,7 +45,6 @@ export interface OpenInit {
  *   redirect loops.
  */
 export async function openUrl(url: URL, settings: HttpSettings, init: OpenInit = {}): Promise<Opened> {
-  const { timeoutMs = 30_000, stallMs = 60_000, maxRedirects = 10 } = settings;
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const arm = (ms: number, why: string): void => {
@@ -68,18 +65,19 @@ export async function openUrl(url: URL, settings: HttpSettings, init: OpenInit =
       if (init.from !== undefined && init.from > 0) headers.Range = `bytes=${init.from}-`;
       // Only to the origin the token is for: never to a CDN a redirect points at.
       if (settings.token && current.origin === settings.token.origin) headers.Authorization = `Bearer ${settings.token.value}`;
-      arm(timeoutMs, `${shownUrl(current)} sent no answer within ${timeoutMs / 1000} s`);
-      const response = await fetch(current, { method: init.method ?? 'GET', headers, redirect: 'manual', signal: controller.signal });
+      arm(TIMEOUT_MS, `${shownUrl(current)} sent no answer within ${TIMEOUT_MS / 1000} s`);
+      const response = await fetch(current, { method: 'GET', headers, redirect: 'manual', signal: controller.signal });
       first ??= response.headers;
       if (!REDIRECTS.has(response.status)) {
-        arm(stallMs, `${shownUrl(current)} sent nothing for ${stallMs / 1000} s`);
-        const landed = current;
-        return { response, url: landed, first, touch: () => arm(stallMs, `${shownUrl(landed)} sent nothing for ${stallMs / 1000} s`), close };
+        const stalled = `${shownUrl(current)} sent nothing for ${STALL_MS / 1000} s`;
+        const touch = (): void => arm(STALL_MS, stalled);
+        touch();
+        return { response, url: current, first, touch, close };
       }
       await response.body?.cancel();
       const location = response.headers.get('location');
       if (location === null) throw createError('DOWNLOAD_FAILED', `${shownUrl(current)} answered ${response.status} without a Location header`);
-      if (hops >= maxRedirects) throw createError('DOWNLOAD_FAILED', `${shownUrl(url)} redirected more than ${maxRedirects} times; giving up`);
+      if (hops >= MAX_REDIRECTS) throw createError('DOWNLOAD_FAILED', `${shownUrl(url)} redirected more than ${MAX_REDIRECTS} times; giving up`);
       current = new URL(location, current);
     }
   } catch (err) {
@@ -102,14 +100,14 @@ export function networkError(err: unknown, url: URL, signal?: AbortSignal): Erro
  * @throws ImgclsError DOWNLOAD_FAILED when it is over `maxBytes`, plus openUrl's.
  */
 export async function readBody(opened: Opened, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+  const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     for await (const chunk of opened.response.body ?? []) {
       opened.touch();
       size += chunk.length;
       if (size > maxBytes) throw createError('DOWNLOAD_FAILED', `${shownUrl(opened.url)} is over ${maxBytes} bytes; expected a small file`);
-      chunks.push(Buffer.from(chunk));
+      chunks.push(chunk);
     }
   } catch (err) {
     throw networkError(err, opened.url);

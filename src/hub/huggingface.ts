@@ -28,8 +28,8 @@ export function hubSettings(env: NodeJS.ProcessEnv = process.env): HubSettings {
 }
 
 /** HTTP settings that send the token to the endpoint's origin and nowhere else. */
-export function hubHttp(settings: HubSettings, base: HttpSettings = {}): HttpSettings {
-  return settings.token ? { ...base, token: { value: settings.token, origin: new URL(settings.endpoint).origin } } : { ...base, token: undefined };
+export function hubHttp(settings: HubSettings): HttpSettings {
+  return settings.token ? { token: { value: settings.token, origin: new URL(settings.endpoint).origin } } : {};
 }
 
 /** The ONNX file each `--variant` stands for, as transformers.js names them. */

@@ -6,18 +6,19 @@
  * where it came from.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createError, isImgclsError } from '../errors.ts';
-import { parseHuggingFace } from '../model/huggingface.ts';
+import { makeDirectory } from '../make-directory.ts';
 import { parseLabelsFile } from '../model/labels.ts';
-import { downloadFile, type Expected, type FileProgress } from './download.ts';
+import { readHuggingFaceSpec } from '../model/package.ts';
+import { withStaging, type Staging } from '../store/staging.ts';
+import { downloadFile, type FileProgress } from './download.ts';
 import { openUrl, readBody, type HttpSettings } from './http.ts';
-import { hubHttp, hubSettings, hubStatusError, linkedExpectations, repoInfo, resolveUrl, VARIANTS, type HubSettings, type RepoInfo, type Variant } from './huggingface.ts';
+import { hubHttp, hubStatusError, linkedExpectations, repoInfo, resolveUrl, VARIANTS, type HubSettings, type RepoInfo, type Variant } from './huggingface.ts';
 import { formatBytes } from './progress.ts';
 import { checkModelName, defaultHubName, defaultUrlName, formatHubRef, parseDownloadUrl, shownUrl, type HubRef } from './ref.ts';
-import { describeSource, readSource, SOURCE_FILE, type PulledSource, type SourceFile } from './source.ts';
-import { withStaging, type Staging } from './staging.ts';
+import { describeSource, isFromRepo, readSource, SOURCE_FILE, type PulledSource, type SourceFile } from './source.ts';
 
 export interface PullOptions {
   /** `<store>/models`. */
@@ -26,10 +27,8 @@ export interface PullOptions {
   name?: string;
   /** Names a pull may not take (the built-ins). */
   reserved?: readonly string[];
-  /** Endpoint and token; from HF_ENDPOINT and HF_TOKEN when absent. */
-  hub?: HubSettings;
-  /** Timeouts (tests shorten them). */
-  http?: HttpSettings;
+  /** The hub's endpoint and token (pullHub only). */
+  hub: HubSettings;
   /** One line per step: what is pulled from where, and into which directory. */
   onMessage?: (text: string) => void;
   progress?: FileProgress;
@@ -45,7 +44,7 @@ export interface PullResult {
 
 const isDirectory = async (p: string): Promise<boolean> => (await stat(p).catch(() => null))?.isDirectory() ?? false;
 
-function storeName(options: PullOptions, fallback: string): string {
+function storeName(options: Omit<PullOptions, 'hub'>, fallback: string): string {
   const name = checkModelName(options.name ?? fallback);
   if (options.reserved?.includes(name)) {
     throw createError('INVALID_OPTION', `"${name}" is a built-in model's name; pull under another name with --name`);
@@ -65,7 +64,7 @@ async function existingSource(target: string, name: string, same: (s: PulledSour
 }
 
 /** Download into the staging directory, then install; failures a retry cannot resume leave nothing behind. */
-async function stage(options: PullOptions, name: string, key: string, fn: (staging: Staging) => Promise<PulledSource>): Promise<PullResult> {
+async function stage(options: Omit<PullOptions, 'hub'>, name: string, key: string, fn: (staging: Staging) => Promise<PulledSource>): Promise<PullResult> {
   const target = join(options.modelsDir, name);
   return withStaging(options.modelsDir, name, key, async (staging) => {
     try {
@@ -83,29 +82,39 @@ async function stage(options: PullOptions, name: string, key: string, fn: (stagi
   });
 }
 
-/** Which ONNX file to take from the listing. @throws ImgclsError MODEL_NOT_FOUND naming what the repository has. */
-function pickModelFile(ref: HubRef, info: RepoInfo, variant: Variant | undefined): string {
+const LAYOUT = 'imgcls pulls image classifiers in the transformers.js layout (config.json, preprocessor_config.json, onnx/model.onnx)';
+
+/**
+ * Which files to take from the listing: the ONNX model for `variant`, and its
+ * external weights when the listing has them (over 2 GB live beside the graph).
+ * @throws ImgclsError MODEL_NOT_FOUND naming what the repository lacks or has.
+ */
+function pickFiles(ref: HubRef, info: RepoInfo, variant: Variant | undefined): { model: string; data?: string } {
+  // An endpoint that lists nothing (a bare mirror) is simply asked for the files.
+  const listed = (path: string): boolean => info.files.size === 0 || info.files.has(path);
+  for (const config of ['config.json', 'preprocessor_config.json']) {
+    if (!listed(config)) throw createError('MODEL_NOT_FOUND', `${formatHubRef(ref)} has no ${config}; ${LAYOUT}`);
+  }
   const wanted = variant ? VARIANTS[variant] : 'onnx/model.onnx';
-  // An endpoint that lists nothing (a bare mirror) is simply asked for the file.
-  if (info.files.size === 0 || info.files.has(wanted)) return wanted;
-  if (!variant && info.files.has('model.onnx')) return 'model.onnx';
-  const onnx = [...info.files.keys()].filter((p) => p.endsWith('.onnx'));
-  const layout = 'imgcls pulls image classifiers in the transformers.js layout (config.json, preprocessor_config.json, onnx/model.onnx)';
-  throw createError(
-    'MODEL_NOT_FOUND',
-    onnx.length > 0
-      ? `${formatHubRef(ref)} has no ${wanted}; its ONNX files are ${onnx.join(', ')}`
-      : `${formatHubRef(ref)} has no ONNX model; ${layout}. Look for a copy under Xenova/ or onnx-community/, or pull an .onnx URL with --labels`,
-  );
+  const model = listed(wanted) ? wanted : !variant && info.files.has('model.onnx') ? 'model.onnx' : null;
+  if (model === null) {
+    const onnx = [...info.files.keys()].filter((p) => p.endsWith('.onnx'));
+    throw createError(
+      'MODEL_NOT_FOUND',
+      onnx.length > 0
+        ? `${formatHubRef(ref)} has no ${wanted}; its ONNX files are ${onnx.join(', ')}`
+        : `${formatHubRef(ref)} has no ONNX model; ${LAYOUT}. Look for a copy under Xenova/ or onnx-community/, or pull an .onnx URL with --labels`,
+    );
+  }
+  const data = `${model}_data`;
+  return info.files.has(data) ? { model, data } : { model };
 }
 
 /** Fail before the big download when the configs are not an image classifier the loader reads. */
 async function checkClassifier(dir: string, ref: HubRef, name: string): Promise<void> {
   try {
-    const json = async (f: string): Promise<unknown> => JSON.parse(await readFile(join(dir, f), 'utf8'));
-    parseHuggingFace(await json('config.json'), await json('preprocessor_config.json'), name);
+    await readHuggingFaceSpec(dir, name);
   } catch (err) {
-    if (err instanceof SyntaxError) throw createError('MODEL_INVALID', `${formatHubRef(ref)}: config.json or preprocessor_config.json is not valid JSON`);
     if (isImgclsError(err)) throw createError(err.code, `${formatHubRef(ref)} is not an image classifier imgcls can load: ${err.message}`, err);
     throw err;
   }
@@ -121,19 +130,13 @@ async function checkClassifier(dir: string, ref: HubRef, name: string): Promise<
  *   (resumable), CHECKSUM_MISMATCH, STORE_BUSY, URL_NOT_ALLOWED.
  */
 export async function pullHub(ref: HubRef, variant: Variant | undefined, options: PullOptions): Promise<PullResult> {
-  const hub = options.hub ?? hubSettings();
+  const { hub } = options;
   const name = storeName(options, defaultHubName(ref));
   const target = join(options.modelsDir, name);
-  const sameRepo = (s: PulledSource) => s.kind === 'huggingface' && s.repo?.toLowerCase() === ref.repo.toLowerCase();
-  const existing = await existingSource(target, name, sameRepo);
-  const http = hubHttp(hub, options.http);
+  const existing = await existingSource(target, name, (s) => isFromRepo(s, ref));
+  const http = hubHttp(hub);
   const info = await repoInfo(ref, hub, http);
-  for (const config of ['config.json', 'preprocessor_config.json']) {
-    if (info.files.size > 0 && !info.files.has(config)) {
-      throw createError('MODEL_NOT_FOUND', `${formatHubRef(ref)} has no ${config}; imgcls pulls image classifiers in the transformers.js layout (config.json, preprocessor_config.json, onnx/model.onnx)`);
-    }
-  }
-  const modelFile = pickModelFile(ref, info, variant);
+  const picked = pickFiles(ref, info, variant);
   if (existing && existing.revision === ref.revision && (existing.variant ?? null) === (variant ?? null) && info.commit !== null && existing.commit === info.commit) {
     options.onMessage?.(`${name} is up to date with ${formatHubRef(ref)} (commit ${info.commit.slice(0, 7)})`);
     return { name, dir: target, source: existing, upToDate: true };
@@ -146,15 +149,13 @@ export async function pullHub(ref: HubRef, variant: Variant | undefined, options
   return stage(options, name, key, async (staging) => {
     const files: SourceFile[] = [];
     const get = async (path: string, storedAs: string): Promise<void> => {
-      const listed = info.files.get(path);
-      const expected: Expected = listed ? { size: listed.size, sha256: listed.sha256, gitSha1: listed.gitSha1 } : {};
       const dest = join(staging.dir, storedAs);
-      await mkdir(dirname(dest), { recursive: true });
+      await makeDirectory(dirname(dest));
       const got = await downloadFile({
         url: resolveUrl(hub, ref.repo, pinned, path),
         dest,
         label: path,
-        expected,
+        expected: info.files.get(path) ?? {},
         http,
         fromHeaders: linkedExpectations,
         statusError: (status, opened) => hubStatusError(ref, hub, status, opened, path),
@@ -166,10 +167,9 @@ export async function pullHub(ref: HubRef, variant: Variant | undefined, options
     await get('preprocessor_config.json', 'preprocessor_config.json');
     await checkClassifier(staging.dir, ref, name);
     // Whichever variant, it is stored where the loader looks: onnx/model.onnx.
-    await get(modelFile, 'onnx/model.onnx');
-    // Weights over 2 GB live beside the graph, under the name the graph refers to.
-    const data = `${modelFile}_data`;
-    if (info.files.has(data)) await get(data, `onnx/${basename(data)}`);
+    await get(picked.model, 'onnx/model.onnx');
+    // External weights keep the name the graph refers to.
+    if (picked.data) await get(picked.data, `onnx/${basename(picked.data)}`);
     return {
       kind: 'huggingface',
       source: formatHubRef(ref),
@@ -218,18 +218,18 @@ const SHA256 = /^[0-9a-f]{64}$/i;
  *   URL_NOT_ALLOWED, FILE_NOT_FOUND / LABELS_INVALID (labels), MODEL_NOT_FOUND
  *   (404), DOWNLOAD_FAILED (resumable), CHECKSUM_MISMATCH, STORE_BUSY.
  */
-export async function pullUrl(url: URL, labels: string, sha256: string | undefined, options: PullOptions): Promise<PullResult> {
+export async function pullUrl(url: URL, labels: string, sha256: string | undefined, options: Omit<PullOptions, 'hub'>): Promise<PullResult> {
   if (sha256 !== undefined && !SHA256.test(sha256)) throw createError('INVALID_OPTION', `Expected 64 hexadecimal digits for --sha256 but received "${sha256}"`);
   const name = storeName(options, defaultUrlName(url));
   const target = join(options.modelsDir, name);
-  const existing = await existingSource(target, name, (s) => s.kind === 'url' && s.url === url.href);
+  const existing = await existingSource(target, name, (s) => s.kind === 'url' && s.source === url.href);
   const model = existing?.files.find((f) => f.path === 'model.onnx');
   if (existing && (sha256 === undefined || model?.sha256 === sha256.toLowerCase())) {
     options.onMessage?.(`${name} is already in the store from ${shownUrl(url)}; remove it with imgcls rm ${name} to pull it again`);
     return { name, dir: target, source: existing, upToDate: true };
   }
   // No token: it is the hub's, and this is not the hub.
-  const http: HttpSettings = { ...options.http, token: undefined };
+  const http: HttpSettings = {};
   const labelList = await readLabels(labels, http);
   options.onMessage?.(`Pulling ${shownUrl(url)} (${labelList.length} labels) into ${target}`);
   const key = JSON.stringify({ url: url.href, sha256: sha256?.toLowerCase() ?? null });
@@ -252,7 +252,6 @@ export async function pullUrl(url: URL, labels: string, sha256: string | undefin
     return {
       kind: 'url',
       source: url.href,
-      url: url.href,
       labels,
       files: [
         { path: 'model.onnx', size: got.size, sha256: got.sha256 },
@@ -267,16 +266,16 @@ export async function pullUrl(url: URL, labels: string, sha256: string | undefin
 export async function findPulled(modelsDir: string, ref: HubRef): Promise<{ name: string; dir: string; source: PulledSource } | null> {
   let entries: string[];
   try {
-    entries = (await readdir(modelsDir)).filter((e) => !e.startsWith('.')).sort();
+    entries = await readdir(modelsDir);
   } catch {
     return null;
   }
+  const names = entries.filter((e) => !e.startsWith('.')).sort();
   const preferred = defaultHubName(ref);
-  entries.sort((a, b) => Number(b === preferred) - Number(a === preferred));
-  for (const name of entries) {
+  for (const name of names.includes(preferred) ? [preferred, ...names.filter((n) => n !== preferred)] : names) {
     const dir = join(modelsDir, name);
     const source = await readSource(dir);
-    if (source?.kind === 'huggingface' && source.repo?.toLowerCase() === ref.repo.toLowerCase() && source.revision === ref.revision) return { name, dir, source };
+    if (source && isFromRepo(source, ref) && source.revision === ref.revision) return { name, dir, source };
   }
   return null;
 }

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { HubRef } from './ref.ts';
 
 export const SOURCE_FILE = 'source.json';
 
@@ -28,8 +29,7 @@ export interface PulledSource {
   revision?: string;
   commit?: string | null;
   variant?: string | null;
-  /** URL: the model and labels URLs (or the labels file's path). */
-  url?: string;
+  /** URL: the labels URL (or the labels file's path); the model's URL is `source`. */
   labels?: string;
   files: SourceFile[];
   pulled_at: string;
@@ -45,9 +45,14 @@ export async function readSource(dir: string): Promise<PulledSource | null> {
   }
 }
 
+/** Whether `source` was pulled from `ref`'s repository (at any revision), comparing names without case. */
+export function isFromRepo(source: PulledSource, ref: HubRef): boolean {
+  return source.kind === 'huggingface' && source.repo?.toLowerCase() === ref.repo.toLowerCase();
+}
+
 /** One line for `imgcls models`: `hf:Xenova/resnet-50 (main @ 1a2b3c4, quantized)`. */
 export function describeSource(source: PulledSource): string {
-  if (source.kind === 'url') return source.url ?? source.source;
+  if (source.kind === 'url') return source.source;
   const details = [source.commit ? `${source.revision} @ ${source.commit.slice(0, 7)}` : source.revision, source.variant].filter(Boolean);
   return `hf:${source.repo} (${details.join(', ')})`;
 }

@@ -59,6 +59,19 @@ async function requireModel(candidates: string[], layout: string): Promise<strin
 }
 
 /**
+ * The spec of a Hugging Face package in `root`: its config.json and
+ * preprocessor_config.json. `name` is the model's name when the config gives none.
+ * @throws ImgclsError MODEL_INVALID when preprocessor_config.json is missing,
+ *   a file is not JSON, or the configs are not an image classifier.
+ */
+export async function readHuggingFaceSpec(root: string, name: string): Promise<ModelSpec> {
+  if (!(await exists(path.join(root, 'preprocessor_config.json')))) {
+    throw createError('MODEL_INVALID', `${root} has config.json but no preprocessor_config.json; the Hugging Face layout needs both`);
+  }
+  return parseHuggingFace(await readJson(path.join(root, 'config.json')), await readJson(path.join(root, 'preprocessor_config.json')), name);
+}
+
+/**
  * Read a model package directory.
  * @throws ImgclsError MODEL_NOT_FOUND when `dir` is not a directory,
  * MODEL_INVALID when no layout matches or a file is malformed,
@@ -79,10 +92,8 @@ export async function readPackage(dir: string): Promise<ModelPackage> {
   }
 
   if (await exists(path.join(root, 'config.json'))) {
-    if (!(await exists(path.join(root, 'preprocessor_config.json')))) {
-      throw createError('MODEL_INVALID', `${dir} has config.json but no preprocessor_config.json; the Hugging Face layout needs both`);
-    }
-    const spec = parseHuggingFace(await readJson(path.join(root, 'config.json')), await readJson(path.join(root, 'preprocessor_config.json')), name);
+    // `dir` as given, so messages name it as the user did.
+    const spec = await readHuggingFaceSpec(dir, name);
     const modelPath = await requireModel([path.join(root, 'onnx', 'model.onnx'), path.join(root, 'model.onnx')], 'Hugging Face');
     return { dir: root, modelPath, spec };
   }

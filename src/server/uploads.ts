@@ -5,10 +5,11 @@
  * file system.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Prediction } from '../engine/postprocess.ts';
 import { reencodeImage } from '../image/decode.ts';
+import { makeDirectory } from '../make-directory.ts';
 
 export interface UploadRecord {
   model: string;
@@ -34,7 +35,7 @@ async function writeAtomic(file: string, data: Uint8Array | string): Promise<voi
  */
 export async function saveUpload(dir: string, bytes: Uint8Array, record: UploadRecord, maxPixels?: number): Promise<void> {
   const image = await reencodeImage(bytes, { maxPixels });
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const now = new Date();
   const base = path.join(dir, generatedName(now));
   const file = `${base}.${image.extension}`;

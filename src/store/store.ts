@@ -8,30 +8,31 @@
  * (`hf:org/repo[@rev]`) are pulled the first time they are named, and then
  * used from the store without the network.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { createError, isImgclsError } from '../errors.ts';
-import { hubSettings, type HubSettings } from '../hub/huggingface.ts';
-import { barProgress } from '../hub/progress.ts';
+import type { FileProgress } from '../hub/download.ts';
+import { hubSettings } from '../hub/huggingface.ts';
 import { findPulled, pullHub } from '../hub/pull.ts';
 import { checkModelName, formatHubRef, isHubRef, parseHubRef } from '../hub/ref.ts';
 import { describeSource, readSource } from '../hub/source.ts';
-import { stagingRoot } from '../hub/staging.ts';
 import { MANIFEST_FILE } from '../model/manifest.ts';
 import { writeKerasPackage } from '../keras/package.ts';
 import { loadNsfwBundle, nsfwVersion } from '../keras/source.ts';
+import { makeDirectory } from '../make-directory.ts';
 import { VERSION } from '../version.ts';
 import { BUILTIN_MODELS, BUILTIN_REVISION, builtinPackageOptions, DEFAULT_MODEL } from './builtin.ts';
+import { stagingRoot } from './staging.ts';
+import { removeDirectory } from './write-directory.ts';
 
 export interface StoreOptions {
   /** The store directory; else IMGCLS_HOME, else $XDG_CACHE_HOME/imgcls or ~/.cache/imgcls. */
   store?: string;
-  /** Told when a slow step (a conversion, a download) starts, and how a download goes. */
+  /** Told when a slow step (a conversion, a download) starts. */
   onProgress?: (message: string) => void;
-  /** The hub for `hf:` models; else HF_ENDPOINT and HF_TOKEN. */
-  hub?: HubSettings;
+  /** Told how each file of an on-demand pull downloads (the CLI draws a bar). */
+  progress?: FileProgress;
 }
 
 export interface StoredModel {
@@ -110,17 +111,16 @@ async function ensureHubModel(ref: string, options: StoreOptions): Promise<strin
   const parsed = parseHubRef(ref);
   const found = await findPulled(modelsDir(options), parsed);
   if (found) return found.dir;
-  const hub = options.hub ?? hubSettings();
-  const say = options.onProgress;
-  say?.(`${formatHubRef(parsed)} is not in the store; pulling it from ${hub.endpoint} (once)`);
+  // Read only now: a stored model, or a command that never pulls, does not care about a bad HF_ENDPOINT.
+  const hub = hubSettings();
+  options.onProgress?.(`${formatHubRef(parsed)} is not in the store; pulling it from ${hub.endpoint} (once)`);
   try {
     const pulled = await pullHub(parsed, undefined, {
       modelsDir: modelsDir(options),
       reserved: Object.keys(BUILTIN_MODELS),
       hub,
-      onMessage: say,
-      // Plain lines through the callback: it may be a log, not a terminal.
-      progress: say ? barProgress((text) => say(text.replace(/\n$/, '')), false) : undefined,
+      onMessage: options.onProgress,
+      progress: options.progress,
     });
     return pulled.dir;
   } catch (err) {
@@ -192,11 +192,8 @@ export async function removeModel(name: string, options: StoreOptions = {}): Pro
     throw createError('MODEL_NOT_FOUND', `The store ${storeDir(options.store)} has no model "${name}" (it has: ${names.join(', ') || 'none'})`);
   }
   try {
-    // Renamed out of sight first, so no reader finds it half-deleted.
-    const trash = join(stagingRoot(root), `${name}.rm-${randomUUID()}`);
-    await mkdir(stagingRoot(root), { recursive: true });
-    await rename(dir, trash);
-    await rm(trash, { recursive: true, force: true });
+    await makeDirectory(stagingRoot(root));
+    await removeDirectory(dir, stagingRoot(root));
   } catch (err) {
     throw storeWriteError(err, options);
   }

@@ -10,9 +10,10 @@
  * Only an index (hash → offset) of the records found at open is held in memory; vectors are read into the
  * caller's matrix row by row.
  */
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createError } from '../errors.ts';
+import { makeDirectory } from '../make-directory.ts';
 
 const MAGIC = 'IMGCLSF1';
 const HEADER = 16; // magic, dimension (u32 LE), reserved
@@ -31,7 +32,7 @@ export class FeatureCache {
     const path = join(dir, `${key}.f32`);
     let file: FileHandle;
     try {
-      await mkdir(dir, { recursive: true });
+      await makeDirectory(dir);
       file = await open(path, 'a+');
     } catch (err) {
       throw createError('FILE_UNREADABLE', `Cannot open the feature cache ${path}: ${(err as Error).message}; choose another with --cache <dir> or turn it off with --no-cache`, err);

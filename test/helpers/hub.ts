@@ -36,7 +36,8 @@ export interface Faults {
   corrupt: Set<string>;
 }
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+/** Hex SHA-256 of some bytes, as the hub's listing and `source.json` give it. */
+export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const gitBlob = (b: Buffer): string => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 
 /** A tiny classifier in the transformers.js layout, with the two variant files as copies. */
@@ -71,15 +72,18 @@ export class FakeHub {
     return this;
   }
 
+  /** Stop both servers; stopping again (or before start) does nothing. */
   async stop(): Promise<void> {
-    for (const server of [this.hub, this.cdn]) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    await close(this.hub);
+    await close(this.cdn);
   }
 
-  private record(server: 'hub' | 'cdn', req: IncomingMessage): void {
-    this.requests.push({ server, method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, range: req.headers.range });
+  /** Forget the recorded requests and clear every fault, for the next test. */
+  reset(): void {
+    this.requests.length = 0;
+    this.faults.truncate.clear();
+    this.faults.corrupt.clear();
+    this.faults.ignoreRange = false;
   }
 
   private refuse(repo: FakeRepo | undefined, req: IncomingMessage, res: ServerResponse): boolean {
@@ -95,7 +99,7 @@ export class FakeHub {
   }
 
   private serveHub(req: IncomingMessage, res: ServerResponse): void {
-    this.record('hub', req);
+    record(this.requests, 'hub', req);
     const url = new URL(req.url ?? '/', this.endpoint);
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
     if (api) {
@@ -149,7 +153,7 @@ export class FakeHub {
   }
 
   private serveCdn(req: IncomingMessage, res: ServerResponse): void {
-    this.record('cdn', req);
+    record(this.requests, 'cdn', req);
     const url = new URL(req.url ?? '/', this.cdnOrigin);
     const path = url.searchParams.get('path') ?? '';
     const bytes = [...this.repos.values()].map((r) => r.files.get(path)).find((b) => b !== undefined && sha256(b) === url.pathname.slice(1));
@@ -191,22 +195,42 @@ async function listen(server: http.Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** Drop open connections and close; a server that is not listening (never started, or closed already) is left as it is. */
+async function close(server: http.Server | undefined): Promise<void> {
+  if (!server?.listening) return;
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+function record(requests: HubRequest[], server: HubRequest['server'], req: IncomingMessage): void {
+  requests.push({ server, method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, range: req.headers.range });
+}
+
 /** A plain file server (an ONNX Model Zoo stand-in): path → bytes. */
 export async function fileServer(files: Map<string, Buffer | string>): Promise<{ origin: string; requests: HubRequest[]; stop: () => Promise<void> }> {
   const requests: HubRequest[] = [];
   const server = http.createServer((req, res) => {
-    requests.push({ server: 'cdn', method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, range: req.headers.range });
+    record(requests, 'cdn', req);
     const body = files.get(new URL(req.url ?? '/', 'http://x').pathname);
     if (body === undefined) res.writeHead(404).end();
     else res.writeHead(200, { 'Content-Length': String(Buffer.byteLength(body)) }).end(body);
   });
   const origin = `http://127.0.0.1:${await listen(server)}`;
-  return {
-    origin,
-    requests,
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+  return { origin, requests, stop: () => close(server) };
+}
+
+/**
+ * Set (or, with undefined, unset) environment variables; the returned
+ * function puts back what was there before, unset ones included.
+ */
+export function setEnv(vars: Record<string, string | undefined>): () => void {
+  const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
+  const apply = (values: Record<string, string | undefined>) => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   };
+  apply(vars);
+  return () => apply(saved);
 }

@@ -10,6 +10,13 @@ import { GraphBuilder, encodeModel, floatTensor, int, ints, type Dim } from '../
 
 export const COLOURS = ['red', 'green', 'blue'] as const;
 
+/** test/fixtures (helpers/server.ts re-exports it; this file has no fastify import). */
+export const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures');
+/** A fixture's path. */
+export const fx = (name: string): string => path.join(FIXTURES, name);
+/** The colour classifier as a Hugging Face package on disk. */
+export const HF_COLOUR = path.join(FIXTURES, 'models', 'hf-colour');
+
 export interface ColourModelOptions {
   layout?: 'NCHW' | 'NHWC';
   inputName?: string;

@@ -10,9 +10,9 @@ import { Classifier, type ClassifierOptions } from '../../src/engine/classifier.
 import { buildApp } from '../../src/server/app.ts';
 import { serverConfig } from '../../src/server/config.ts';
 import { ModelRegistry } from '../../src/server/registry.ts';
-import { COLOURS, colourModel, tempDir, writeBarePackage } from './models.ts';
+import { COLOURS, colourModel, tempDir, writeBarePackage, FIXTURES } from './models.ts';
 
-export const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures');
+export { FIXTURES } from './models.ts';
 
 /** Fixtures every decoder path must classify: file, its media type, and the colour model's answer. */
 export const LABELLED_FIXTURES: readonly (readonly [file: string, type: string, label: string])[] = [

@@ -6,10 +6,11 @@
  * what it is for, and a pull of something else under the name starts afresh.
  * A lock file keeps two processes from pulling into one name at once.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createError } from '../errors.ts';
+import { makeDirectory } from '../make-directory.ts';
+import { replaceDirectory } from './write-directory.ts';
 
 const STAGING = '.staging';
 const KEY_FILE = '.pull.json';
@@ -60,30 +61,20 @@ export interface Staging {
  */
 export async function withStaging<T>(modelsDir: string, name: string, key: string, fn: (staging: Staging) => Promise<T>): Promise<T> {
   const root = stagingRoot(modelsDir);
-  await mkdir(root, { recursive: true });
+  await makeDirectory(root);
   const unlock = await lock(root, name);
   try {
     const dir = join(root, name);
     const previous = await readFile(join(dir, KEY_FILE), 'utf8').catch(() => null);
     if (previous !== key) await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
+    await makeDirectory(dir);
     await writeFile(join(dir, KEY_FILE), key);
     const staging: Staging = {
       dir,
       discard: () => rm(dir, { recursive: true, force: true }),
       install: async (target) => {
         await rm(join(dir, KEY_FILE), { force: true });
-        try {
-          await rename(dir, target);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR') throw err;
-          // Replacing an older pull: move it aside first, so the name is never half one and half the other.
-          const old = join(root, `${name}.old-${randomUUID()}`);
-          await rename(target, old);
-          await rename(dir, target);
-          await rm(old, { recursive: true, force: true });
-        }
+        await replaceDirectory(dir, target, root);
       },
     };
     return await fn(staging);
