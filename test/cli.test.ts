@@ -115,6 +115,15 @@ describe('imgcls predict', () => {
     }
   });
 
+  test('a flag value that starts with "-" is a value, not an unknown option', async () => {
+    const negative = await cli('predict', '--model', HF, '--json', '--mean', '-0.5', fx('red.jpg'));
+    assert.equal(negative.code, 0, negative.err.join('\n'));
+    assert.equal(JSON.parse(negative.out[0]!).predictions.length, 3);
+    const topK = await cli('predict', '--model', HF, '--top-k', '-1', fx('red.jpg'));
+    assert.equal(topK.code, 2);
+    assert.match(topK.err.join('\n'), /Expected a positive integer for --top-k but received "-1"/);
+  });
+
   test('missing model directory, unknown model name, no images', async () => {
     let r = await cli('predict', '--model', fx('nope'), fx('red.jpg'));
     assert.equal(r.code, 1);

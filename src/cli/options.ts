@@ -153,12 +153,15 @@ export function classifierOptions(args: ModelArgValues, onWarning: (m: string) =
  */
 export function checkKnownFlags(rawArgs: readonly string[], defs: ArgsDef): void {
   const known = new Set<string>(['help', 'h']);
+  const takesValue = new Set<string>();
   for (const [name, def] of Object.entries(defs)) {
     known.add(name);
-    if ('alias' in def) for (const a of [def.alias ?? []].flat()) known.add(a);
+    const aliases = 'alias' in def ? [def.alias ?? []].flat() : [];
+    for (const a of aliases) known.add(a);
     if (def.type === 'boolean') known.add(`no-${name}`);
+    else if (def.type !== 'positional') for (const n of [name, ...aliases]) takesValue.add(n);
   }
-  for (const { name, word } of flagsIn(rawArgs, () => false)) {
+  for (const { name, word } of flagsIn(rawArgs, (n) => takesValue.has(n))) {
     if (!known.has(name)) {
       const flags = Object.keys(defs).filter((k) => defs[k]!.type !== 'positional').map((k) => `--${k}`).join(', ');
       throw createError('INVALID_OPTION', `Unknown option ${word}; this command takes ${flags}`);

@@ -31,9 +31,8 @@ export const predictCommand = defineCommand({
   args,
   async run({ args: a, rawArgs, data }) {
     const { io } = data as CommandData;
-    // Before checkKnownFlags, which would report a value like "-1/2" as an unknown flag.
-    const shard = a.shard === undefined ? undefined : parseShard('shard', a.shard);
     checkKnownFlags(rawArgs, args);
+    const shard = a.shard === undefined ? undefined : parseShard('shard', a.shard);
     const format = outputFormat(a.format, a.json);
     if (a.output === '') throw createError('INVALID_OPTION', 'Expected a file path for --output but received ""');
     const topK = parseTopK(a['top-k']);
