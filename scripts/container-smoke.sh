@@ -26,8 +26,10 @@ MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 IMAGE=localhost/imgcls:smoke
 PHOTO=test/fixtures/photo-chelsea.jpg
 # vfs copies every layer (slow, large) but needs no kernel overlay support, so it works in any sandbox.
-# buildah reads both variables, in this shell and in the unshare'd one below.
 export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
+# Every buildah call names the driver: buildah 1.28 does not take STORAGE_DRIVER for
+# every command (with only the variable, `inspect` and `from` looked in another store).
+B=(buildah --storage-driver vfs)
 
 say() { printf '\ncontainer-smoke: %s\n' "$*" >&2; }
 fail() { printf '\ncontainer-smoke: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -44,8 +46,8 @@ CTR=""
 SERVER_PID=""
 cleanup() {
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill -KILL "$SERVER_PID" 2>/dev/null || true; fi
-  if [ -n "$CTR" ]; then buildah rm "$CTR" >/dev/null 2>&1 || true; fi
-  if [ "${KEEP_IMAGE:-0}" != 1 ]; then buildah rmi -f "$IMAGE" >/dev/null 2>&1 || true; fi
+  if [ -n "$CTR" ]; then "${B[@]}" rm "$CTR" >/dev/null 2>&1 || true; fi
+  if [ "${KEEP_IMAGE:-0}" != 1 ]; then "${B[@]}" rmi -f "$IMAGE" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
@@ -81,34 +83,34 @@ bootstrap_base() {
     ca_env=(--env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
   fi
   chroot "$rootfs" /usr/local/bin/node --version >/dev/null || fail "Node does not run inside the bootstrapped root"
-  ctr=$(buildah from scratch)
-  mnt=$(buildah mount "$ctr")
+  ctr=$("${B[@]}" from scratch)
+  mnt=$("${B[@]}" mount "$ctr")
   cp -a "$rootfs/." "$mnt/"
-  buildah umount "$ctr" >/dev/null
-  buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env NODE_VERSION="$node_version" "${ca_env[@]}" --cmd node "$ctr"
-  buildah commit --quiet "$ctr" "$standin" >/dev/null
-  buildah rm "$ctr" >/dev/null
+  "${B[@]}" umount "$ctr" >/dev/null
+  "${B[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env NODE_VERSION="$node_version" "${ca_env[@]}" --cmd node "$ctr"
+  "${B[@]}" commit --quiet "$ctr" "$standin" >/dev/null
+  "${B[@]}" rm "$ctr" >/dev/null
   rm -rf "$rootfs"
 }
 
-if buildah pull --quiet "$BASE_REF" >"$WORK/pull.log" 2>&1; then
+if "${B[@]}" pull --quiet "$BASE_REF" >"$WORK/pull.log" 2>&1; then
   base=$BASE_REF
   say "base image: $BASE_REF from the registry"
 else
   # Bootstrapped once per Node version, then reused.
-  buildah inspect --type image "$standin" >/dev/null 2>&1 || bootstrap_base
+  "${B[@]}" inspect --type image "$standin" >/dev/null 2>&1 || bootstrap_base
   base=$standin
   say "base image: $standin (bookworm from debootstrap + Node $node_version; $BASE_REF: $(tail -n 1 "$WORK/pull.log"))"
 fi
 
 # ---- 2. build ----------------------------------------------------------------
 # Docker format, because OCI image configs have no HEALTHCHECK.
-if [ "${IMGCLS_SMOKE_REUSE:-0}" = 1 ] && buildah inspect --type image "$IMAGE" >/dev/null 2>&1; then
+if [ "${IMGCLS_SMOKE_REUSE:-0}" = 1 ] && "${B[@]}" inspect --type image "$IMAGE" >/dev/null 2>&1; then
   say "reusing the image built before (IMGCLS_SMOKE_REUSE=1)"
 else
   say "building $IMAGE from Dockerfile (a few minutes: npm ci twice, the model conversion, vfs copies)"
   started=$(date +%s)
-  buildah bud --isolation chroot --storage-driver vfs --format docker --layers=false \
+  "${B[@]}" bud --isolation chroot --storage-driver vfs --format docker --layers=false \
     --build-arg NODE_IMAGE="$base" -t "$IMAGE" -f Dockerfile . >"$WORK/build.log" 2>&1 || {
     tail -n 40 "$WORK/build.log" >&2
     fail "buildah bud failed; the whole log is $WORK/build.log"
@@ -117,7 +119,7 @@ else
 fi
 
 # ---- 3. what the image declares ----------------------------------------------
-buildah inspect --type image "$IMAGE" >"$WORK/image.json"
+"${B[@]}" inspect --type image "$IMAGE" >"$WORK/image.json"
 # One reader for the image's config (buildah 1.28's templates have no json function).
 field() { node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).Docker.config; const v = c[process.argv[2]]; console.log(typeof v === "string" ? v : JSON.stringify(v ?? null))' "$WORK/image.json" "$1"; }
 user=$(field User)
@@ -125,7 +127,7 @@ ports=$(field ExposedPorts)
 health=$(field Healthcheck)
 entrypoint=$(field Entrypoint)
 cmd=$(field Cmd)
-size=$(buildah images --format '{{.Size}}' "$IMAGE" | head -n 1)
+size=$("${B[@]}" images --format '{{.Size}}' "$IMAGE" | head -n 1)
 say "image: user $user, ports $ports, entrypoint $entrypoint $cmd, size $size"
 [[ "$user" =~ ^[1-9][0-9]* ]] || fail "the image runs as '$user', not a non-root uid"
 [[ "$ports" == *'"8080/tcp"'* ]] || fail "the image does not expose 8080"
@@ -136,8 +138,8 @@ mapfile -t probe < <(node -e 'const t = JSON.parse(process.argv[1]).Test; for (c
 [ "${#argv[@]}" -gt 0 ] || fail "the image has no ENTRYPOINT or CMD"
 
 # ---- 4. run it with no network, classify a photo -----------------------------
-CTR=$(buildah from --pull=never "$IMAGE")
-uid=$(buildah run --isolation chroot "$CTR" -- id -u)
+CTR=$("${B[@]}" from --pull=never "$IMAGE")
+uid=$("${B[@]}" run --isolation chroot "$CTR" -- id -u)
 [ "$uid" != 0 ] || fail "the container's process runs as root"
 say "the container runs as uid $uid"
 
@@ -150,9 +152,10 @@ export ARGV_Q="$(printf '%q ' "${argv[@]}")" PROBE_Q="$(printf '%q ' "${probe[@]
 unshare --net -- bash -c '
   set -euo pipefail
   ip link set lo up
+  B=(buildah --storage-driver vfs)
   eval "argv=($ARGV_Q)"
   eval "probe=($PROBE_Q)"
-  buildah run --isolation chroot --env IMGCLS_PORT="$PORT" "$CTR" -- "${argv[@]}" >"$WORK/server.log" 2>&1 &
+  "${B[@]}" run --isolation chroot --env IMGCLS_PORT="$PORT" "$CTR" -- "${argv[@]}" >"$WORK/server.log" 2>&1 &
   server=$!
   # buildah run -> buildah-chroot-runtime -> buildah-chroot-exec -> node
   tree() { local c; for c in $(pgrep -P "$1"); do echo "$c"; tree "$c"; done; }
@@ -168,7 +171,7 @@ unshare --net -- bash -c '
   done
   [ "$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$PORT/readyz")" = 200 ] || bad "/readyz never answered 200"
   # The HEALTHCHECK command itself, run in the container as a runtime would run it.
-  buildah run --isolation chroot --env IMGCLS_PORT="$PORT" "$CTR" -- "${probe[@]}" || bad "the HEALTHCHECK command failed"
+  "${B[@]}" run --isolation chroot --env IMGCLS_PORT="$PORT" "$CTR" -- "${probe[@]}" || bad "the HEALTHCHECK command failed"
   curl -sS --fail-with-body -F "file=@$PHOTO" "http://127.0.0.1:$PORT/predict" >"$WORK/predict.json" || bad "POST /predict failed: $(cat "$WORK/predict.json")"
   node -e "
     const r = JSON.parse(require(\"fs\").readFileSync(process.argv[1], \"utf8\"));
