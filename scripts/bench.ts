@@ -89,7 +89,7 @@ async function engineLevel(): Promise<void> {
     const pkg = await readPackage(dir);
     const local = await InThreadRunner.open(pkg.modelPath, {});
     const spec = resolveSpec(pkg.spec, local.signature);
-    const runSpec = { inputName: spec.inputName, outputName: spec.outputName, preprocess: spec.preprocess };
+    const runSpec = { inputName: spec.inputName, outputName: spec.outputName, preprocess: spec.preprocess, resampler: 'sharp' as const };
     local.configure(runSpec);
     const size = outputSize(spec.preprocess);
     const [w, h] = [size?.width ?? 224, size?.height ?? 224];

@@ -5,11 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Batcher } from '../src/engine/batcher.ts';
-import type { InferenceRunner, PackedImages, RunOutput } from '../src/engine/runner.ts';
+import type { ImageJob, ImageOutcome } from '../src/engine/image-jobs.ts';
+import type { InferenceRunner, RunOutput } from '../src/engine/runner.ts';
 import { createError } from '../src/errors.ts';
 import type { RgbImage } from '../src/image/pixels.ts';
 
-/** Runs a batch when the test says so; each output row holds the image's first pixel value. */
+/** Runs a batch when the test says so; each image's row holds its first pixel value and its width. An image whose first pixel is 0 fails alone, as a corrupt upload does. */
 class HeldRunner implements InferenceRunner {
   readonly signature = { inputs: [], outputs: [] };
   readonly device = 'cpu' as const;
@@ -21,18 +22,18 @@ class HeldRunner implements InferenceRunner {
 
   configure(): void {}
 
-  runImages(images: PackedImages): Promise<RunOutput> {
-    this.batches.push(images.count);
-    const per = images.width * images.height * 3;
-    const data = new Float32Array(images.count * 2);
-    for (let i = 0; i < images.count; i++) {
-      data[i * 2] = images.pixels[i * per]!;
-      data[i * 2 + 1] = images.width;
-    }
+  runImages(images: readonly ImageJob[]): Promise<ImageOutcome[]> {
+    this.batches.push(images.length);
+    const timing = { decodeMs: 1, resizeMs: 0, preprocessMs: 0, inferMs: 1, batchSize: images.length };
+    const outcomes = images.map((job): ImageOutcome => {
+      const { data, width } = (job as { pixels: RgbImage }).pixels;
+      if (data[0] === 0) return { ok: false, error: createError('CORRUPT_IMAGE', 'bad image') };
+      return { ok: true, row: Float32Array.of(data[0]!, width), timing };
+    });
     const fail = this.failNext;
     this.failNext = false;
     return new Promise((resolve, reject) => {
-      this.held.push(() => (fail ? reject(createError('INFERENCE_FAILED', 'boom')) : resolve({ data, dims: [images.count, 2], preprocessMs: 0, inferMs: 1 })));
+      this.held.push(() => (fail ? reject(createError('INFERENCE_FAILED', 'boom')) : resolve(outcomes)));
     });
   }
 
@@ -52,7 +53,7 @@ class HeldRunner implements InferenceRunner {
   async close(): Promise<void> {}
 }
 
-const image = (value: number, size = 2): RgbImage => ({ data: new Uint8Array(size * size * 3).fill(value), width: size, height: size });
+const image = (value: number, size = 2): ImageJob => ({ pixels: { data: new Uint8Array(size * size * 3).fill(value), width: size, height: size }, fitted: true });
 const tick = () => new Promise((r) => setImmediate(r));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -119,21 +120,35 @@ describe('Batcher', () => {
     await Promise.all(both);
   });
 
-  test('images of different sizes go in different batches, oldest first', async () => {
+  test('images go to the runner in arrival order, whatever their size (the runner groups sizes), and one that fails fails alone', async () => {
     const runner = new HeldRunner(1);
     const batcher = new Batcher(runner, { maxBatch: 8, maxDelayMs: 0 });
     const held = batcher.submit(image(9));
     await tick();
-    const rest = [batcher.submit(image(1, 2)), batcher.submit(image(2, 3)), batcher.submit(image(3, 2)), batcher.submit(image(4, 3))];
-    runner.release();
-    await tick();
+    const rest = [batcher.submit(image(1, 2)), batcher.submit(image(0, 3)), batcher.submit(image(3, 2)), batcher.submit(image(4, 3))];
     runner.release();
     await tick();
     runner.release();
     await held;
-    const rows = await Promise.all(rest);
-    assert.deepEqual(runner.batches, [1, 2, 2]);
-    assert.deepEqual(rows.map((r) => [r.row[0], r.row[1]]), [[1, 2], [2, 3], [3, 2], [4, 3]]);
+    const settled = await Promise.allSettled(rest);
+    assert.deepEqual(runner.batches, [1, 4]);
+    assert.deepEqual(settled.map((r) => (r.status === 'fulfilled' ? [r.value.row[0], r.value.row[1]] : (r.reason as { code: string }).code)), [[1, 2], 'CORRUPT_IMAGE', [3, 2], [4, 3]]);
+  });
+
+  test("an image's queue time is its wait, not its runner's work", async () => {
+    const runner = new HeldRunner(1);
+    const batcher = new Batcher(runner, { maxBatch: 1, maxDelayMs: 0 });
+    const first = batcher.submit(image(1));
+    const second = batcher.submit(image(2));
+    await tick();
+    await sleep(40);
+    runner.release();
+    await tick();
+    runner.release();
+    const [a, b] = await Promise.all([first, second]);
+    assert.ok(a.queueMs >= 30, `the first image's run was held for 40 ms and its runner reported 2 ms of work (${a.queueMs} ms)`);
+    assert.ok(b.queueMs >= 30, `the second waited for the first (${b.queueMs} ms)`);
+    assert.equal(a.decodeMs, 1);
   });
 
   test('a failed batch fails its images only; the next batch runs', async () => {

@@ -97,7 +97,9 @@ export async function startServer(args: string[], options: StartOptions = {}): P
   if (missing) throw new Error(missing);
   const readyTimeoutMs = options.readyTimeoutMs ?? 300_000;
   const bin = fileURLToPath(new URL('../../bin/imgcls.js', import.meta.url));
-  const argv = [bin, 'serve', '--port', '0', '--log-level', 'warn', ...args];
+  // IMGCLS_BENCH_NODE_FLAGS: Node flags for the server alone, for flags NODE_OPTIONS refuses (`--cpu-prof --cpu-prof-dir=/tmp/prof`).
+  const nodeFlags = (process.env.IMGCLS_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const argv = [...nodeFlags, bin, 'serve', '--port', '0', '--log-level', 'warn', ...args];
   const child = spawn(process.execPath, argv, { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   liveChildren.add(child);
   if (child.pid === undefined) {

@@ -5,11 +5,12 @@
  * `maxDelayMs`, and only when the runner has a free worker. While every
  * worker is busy the queue fills by itself, so under load batches form
  * without anyone waiting on purpose; `maxDelayMs` only matters when workers
- * are idle.
+ * are idle. A batch leaves as the images came (encoded bytes, usually): the
+ * runner decodes them, so this thread never holds their pixels.
  */
 import { createError, isImgclsError, type ImgclsError } from '../errors.ts';
-import type { Pixels } from '../image/pixels.ts';
-import type { InferenceRunner, PackedImages } from './runner.ts';
+import type { ImageJob, RunTiming } from './image-jobs.ts';
+import type { InferenceRunner } from './runner.ts';
 
 export interface BatchingOptions {
   /** Most images in one run. */
@@ -18,33 +19,18 @@ export interface BatchingOptions {
   maxDelayMs: number;
 }
 
-export interface BatchedRow {
+export interface BatchedRow extends RunTiming {
   /** This image's row of the output. */
   row: Float32Array;
-  /** Waiting in the queue, until its batch was sent. */
+  /** Waiting: in this queue, for a decode slot, for its batch's other images, and crossing threads. */
   queueMs: number;
-  /** Writing its batch's tensor, in the worker. */
-  preprocessMs: number;
-  /** Its batch's onnxruntime run. */
-  inferMs: number;
-  batchSize: number;
 }
 
 interface Pending {
-  pixels: Pixels;
+  job: ImageJob;
   enqueued: number;
   resolve: (row: BatchedRow) => void;
   reject: (err: ImgclsError) => void;
-}
-
-/** Pack images of one size back to back, as uint8 unless one of them is float. */
-function pack(items: readonly Pending[]): PackedImages {
-  const { width, height } = items[0]!.pixels;
-  const per = width * height * 3;
-  const float = items.some((i) => i.pixels.data instanceof Float32Array);
-  const pixels = float ? new Float32Array(per * items.length) : new Uint8Array(per * items.length);
-  items.forEach((item, i) => pixels.set(item.pixels.data, i * per));
-  return { pixels, count: items.length, width, height };
 }
 
 export class Batcher {
@@ -64,10 +50,10 @@ export class Batcher {
     return this.queue.length;
   }
 
-  /** Classify one image (already at the input size) in whichever batch it joins. */
-  submit(pixels: Pixels): Promise<BatchedRow> {
+  /** Classify one image in whichever batch it joins; a bad image rejects with its catalogue error. */
+  submit(job: ImageJob): Promise<BatchedRow> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ pixels, enqueued: performance.now(), resolve, reject });
+      this.queue.push({ job, enqueued: performance.now(), resolve, reject });
       this.pump();
     });
   }
@@ -87,36 +73,24 @@ export class Batcher {
         clearTimeout(this.timer);
         this.timer = null;
       }
-      void this.dispatch(this.take());
+      void this.dispatch(this.queue.splice(0, this.options.maxBatch));
     }
-  }
-
-  /** The oldest image and the next ones of its size (a model without a fixed input size gets images of several). */
-  private take(): Pending[] {
-    const first = this.queue[0]!.pixels;
-    const batch: Pending[] = [];
-    for (let i = 0; i < this.queue.length && batch.length < this.options.maxBatch; ) {
-      const p = this.queue[i]!.pixels;
-      if (p.width === first.width && p.height === first.height) batch.push(...this.queue.splice(i, 1));
-      else i++;
-    }
-    return batch;
   }
 
   private async dispatch(batch: Pending[]): Promise<void> {
     this.inflight++;
     const sent = performance.now();
     try {
-      const out = await this.runner.runImages(pack(batch));
-      this.onBatch?.(batch.length, performance.now() - sent);
-      const rows = out.dims[0];
-      if (rows !== batch.length || out.data.length % batch.length !== 0) {
-        throw createError('MODEL_MISMATCH', `The model returned ${rows} rows for a batch of ${batch.length} images`);
-      }
-      const per = out.data.length / batch.length;
-      batch.forEach((p, i) =>
-        p.resolve({ row: out.data.subarray(i * per, (i + 1) * per), queueMs: sent - p.enqueued, preprocessMs: out.preprocessMs, inferMs: out.inferMs, batchSize: batch.length }),
-      );
+      const outcomes = await this.runner.runImages(batch.map((p) => p.job));
+      const done = performance.now();
+      this.onBatch?.(batch.length, done - sent);
+      batch.forEach((p, i) => {
+        const outcome = outcomes[i]!;
+        if (!outcome.ok) return p.reject(outcome.error);
+        const t = outcome.timing;
+        const queueMs = Math.max(0, done - p.enqueued - t.decodeMs - t.resizeMs - t.preprocessMs - t.inferMs);
+        p.resolve({ row: outcome.row, ...t, queueMs });
+      });
     } catch (err) {
       const e = isImgclsError(err) ? err : createError('INFERENCE_FAILED', `Inference failed: ${(err as Error).message}`, err);
       for (const p of batch) p.reject(e);

@@ -3,14 +3,13 @@
  * This file only sequences the stages; each lives in its own module.
  */
 import { createError, isImgclsError, type ImgclsError } from '../errors.ts';
-import { decodeImage } from '../image/decode.ts';
-import type { Pixels, RgbImage } from '../image/pixels.ts';
-import { fitToInput } from '../image/preprocess.ts';
+import type { Pixels } from '../image/pixels.ts';
 import { readPackage } from '../model/package.ts';
 import { resolveSpec, type ResolvedSpec, type SpecOverrides } from '../model/resolve.ts';
 import type { GraphSignature, TensorInfo } from '../model/spec.ts';
-import { Batcher, type BatchedRow } from './batcher.ts';
+import { Batcher } from './batcher.ts';
 import { usableCpus } from './cpus.ts';
+import type { ImageJob, Resampler, RunTiming } from './image-jobs.ts';
 import { DEFAULT_TOP_K, postprocess, scoreRows, type Prediction, type TopK } from './postprocess.ts';
 import { InThreadRunner, type InferenceRunner } from './runner.ts';
 import type { SessionOptions } from './session.ts';
@@ -41,25 +40,16 @@ export interface ClassifierOptions extends SessionOptions {
   resampler?: Resampler;
 }
 
-export type Resampler = 'sharp' | 'pillow';
+export type { Resampler };
 
 export interface ClassifyOptions {
   topK?: TopK;
 }
 
 /** Where one image's time went, in ms. */
-export interface ImageTiming {
-  /** Decoding, with sharp's resize and crop when it does them. */
-  decodeMs: number;
-  /** Resizing in JS (align-corners, Pillow's resampler); 0 when sharp resized. */
-  resizeMs: number;
-  /** Waiting for a batch and a free worker. */
+export interface ImageTiming extends RunTiming {
+  /** Waiting for a batch, a free worker and a decode slot, and crossing threads. */
   queueMs: number;
-  /** Its batch's float tensor, written in the worker. */
-  preprocessMs: number;
-  /** Its batch's onnxruntime run. */
-  inferMs: number;
-  batchSize: number;
 }
 
 export type ClassifyResult =
@@ -79,14 +69,6 @@ export class Classifier {
   onBatch: ((size: number, ms: number) => void) | undefined;
   private readonly batcher: Batcher;
   private admitted = 0;
-  /**
-   * Decodes running at once. A full-size decode of a 12 MP photo is 36 MB of
-   * pixels; letting every admitted request decode at once (libuv runs four,
-   * the rest wait holding nothing yet, but their results pile up faster than
-   * the garbage collector frees them) took the server past 1 GB at 32
-   * concurrent 12 MP uploads. One per CPU keeps both cores busy.
-   */
-  private readonly decodeSlots = new Slots(Math.max(2, usableCpus()));
 
   private constructor(
     readonly spec: ResolvedSpec,
@@ -95,7 +77,13 @@ export class Classifier {
     private readonly options: ClassifierOptions,
   ) {
     this.input = runner.signature.inputs.find((i) => i.name === spec.inputName)!;
-    runner.configure({ inputName: spec.inputName, outputName: spec.outputName, preprocess: spec.preprocess });
+    runner.configure({
+      inputName: spec.inputName,
+      outputName: spec.outputName,
+      preprocess: spec.preprocess,
+      resampler: options.resampler ?? 'sharp',
+      maxPixels: options.maxPixels,
+    });
     // A graph with a fixed batch of 1 is fed one image at a time.
     // Flags first, then the package's own settings, then the measured defaults.
     const maxBatch = this.input.shape[0] === 1 ? 1 : Math.max(1, options.maxBatch ?? spec.batching?.maxBatch ?? DEFAULT_MAX_BATCH);
@@ -188,53 +176,32 @@ export class Classifier {
    */
   classify(inputs: readonly Uint8Array[], options: ClassifyOptions = {}): Promise<ClassifyResult[]> {
     const k = options.topK ?? DEFAULT_TOP_K;
-    return this.admit(inputs.length, () => Promise.all(inputs.map((bytes) => this.classifyOne(bytes, k))));
+    return this.admit(inputs.length, () => Promise.all(inputs.map((bytes) => this.classifyOne({ bytes }, k))));
   }
 
-  private async classifyOne(bytes: Uint8Array, k: TopK): Promise<ClassifyResult> {
-    const pre = this.spec.preprocess;
-    // sharp resizes while decoding unless the user asked for Pillow's pixels; the decoder says per image (`fitted`) whether it did.
-    const inDecoder = this.options.resampler !== 'pillow';
-    await this.decodeSlots.acquire();
-    const began = performance.now();
-    let ready: Pixels;
-    let decoded: number;
+  /** One image through the batcher; the runner decodes, resizes and runs it, and a bad image fails alone. */
+  private async classifyOne(job: ImageJob, k: TopK): Promise<ClassifyResult> {
     try {
-      const image = await decodeImage(bytes, { spec: inDecoder ? pre : undefined, maxPixels: this.options.maxPixels });
-      decoded = performance.now();
-      ready = image.fitted ? image : fitToInput(image, pre);
-    } catch (err) {
-      // decodeImage maps every decoding failure onto the catalogue; anything else is a bug, not a bad image.
-      if (isImgclsError(err)) return { ok: false, error: err };
-      throw err;
-    } finally {
-      this.decodeSlots.release();
-    }
-    const resizeMs = performance.now() - decoded;
-    try {
-      const row = await this.batcher.submit(ready);
-      return { ok: true, predictions: this.rank(row, k), timing: { decodeMs: decoded - began, resizeMs, ...timingOf(row) } };
+      const { row, ...timing } = await this.batcher.submit(job);
+      return { ok: true, predictions: postprocess(row, 1, this.spec.labels, this.spec.activation, k)[0]!, timing };
     } catch (err) {
       if (isImgclsError(err)) return { ok: false, error: err };
       throw err;
     }
-  }
-
-  private rank(row: BatchedRow, k: TopK): Prediction[] {
-    return postprocess(row.row, 1, this.spec.labels, this.spec.activation, k)[0]!;
   }
 
   /**
    * Classify decoded pixels. Unless `fitted` says they already have the
-   * input size (the decoder resized them), they are resized and cropped here.
-   * @throws ImgclsError OVERLOADED, INFERENCE_FAILED.
+   * input size, they are resized and cropped by the runner.
+   * @throws ImgclsError OVERLOADED, or the image's own error (INFERENCE_FAILED).
    */
   async classifyPixels(images: readonly Pixels[], options: ClassifyOptions = {}, fitted = false): Promise<Prediction[][]> {
-    const pre = this.spec.preprocess;
     const k = options.topK ?? DEFAULT_TOP_K;
-    return this.admit(images.length, () =>
-      Promise.all(images.map(async (img) => this.rank(await this.batcher.submit(fitted ? img : fitToInput(img as RgbImage, pre)), k))),
-    );
+    const results = await this.admit(images.length, () => Promise.all(images.map((pixels) => this.classifyOne({ pixels, fitted }, k))));
+    return results.map((r) => {
+      if (!r.ok) throw r.error;
+      return r.predictions;
+    });
   }
 
   /**
@@ -257,32 +224,4 @@ export class Classifier {
   async close(): Promise<void> {
     await this.runner.close();
   }
-}
-
-/** A counting semaphore: at most `size` holders, the rest wait in order. */
-class Slots {
-  private free: number;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
-}
-
-function timingOf(row: BatchedRow): Omit<ImageTiming, 'decodeMs' | 'resizeMs'> {
-  return { queueMs: row.queueMs, preprocessMs: row.preprocessMs, inferMs: row.inferMs, batchSize: row.batchSize };
 }

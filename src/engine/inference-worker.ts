@@ -1,13 +1,18 @@
 /**
  * The inference worker thread: opens one session and runs the batches the
- * pool sends, one at a time. It writes the float tensor from the packed
- * pixels itself (a quarter of the bytes to move for uint8 pixels, and the
- * pass is off the HTTP thread), into one buffer reused across batches.
+ * pool sends, one at a time. It decodes, resizes and writes the float tensor
+ * itself (into one buffer reused across batches), so the HTTP thread only
+ * moves encoded bytes. One decode at a time per worker: with a worker per
+ * CPU, that keeps one CPU-heavy task per worker (its decode in libvips or
+ * its run) and bounds the full-size pixels alive at once, as the
+ * classifier's decode limit did when the HTTP thread decoded.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isImgclsError } from '../errors.ts';
+import { toWire } from './image-jobs.ts';
 import { SessionRunner } from './runner.ts';
 import { ModelSession } from './session.ts';
+import { Slots } from './slots.ts';
 import type { ToWorker, FromWorker, WorkerOpen } from './worker-protocol.ts';
 
 const port = parentPort!;
@@ -21,7 +26,7 @@ async function main(): Promise<void> {
   let runner: SessionRunner;
   try {
     const session = await ModelSession.open(open.modelPath, { ...open.session, onWarning: (m) => warnings.push(m) });
-    runner = new SessionRunner(session);
+    runner = new SessionRunner(session, new Slots(1));
     post({ kind: 'ready', signature: session.signature, device: session.device, warnings });
   } catch (err) {
     post({ kind: 'open-failed', ...failure(err) });
@@ -44,9 +49,14 @@ async function handle(runner: SessionRunner, message: ToWorker): Promise<void> {
     return;
   }
   try {
-    const out = message.kind === 'images' ? await runner.runImages(message.images) : await runner.runTensor(message.data, message.dims);
-    // Outputs are small (batch × classes): copying beats detaching a buffer onnxruntime may own.
-    post({ kind: 'result', id: message.id, data: out.data, dims: out.dims, preprocessMs: out.preprocessMs, inferMs: out.inferMs });
+    if (message.kind === 'images') {
+      const outcomes = await runner.runImages(message.images);
+      post({ kind: 'images-done', id: message.id, outcomes: outcomes.map(toWire) });
+    } else {
+      const out = await runner.runTensor(message.data, message.dims);
+      // Outputs are small (batch × classes): copying beats detaching a buffer onnxruntime may own.
+      post({ kind: 'tensor-done', id: message.id, data: out.data, dims: out.dims, inferMs: out.inferMs });
+    }
   } catch (err) {
     post({ kind: 'error', id: message.id, ...failure(err) });
   }

@@ -1,8 +1,8 @@
 /**
  * A pool of inference worker threads, each with its own onnxruntime session
- * of the same model. The calling thread only posts packed pixels and reads
- * back scores, so an HTTP server keeps answering (health probes, uploads)
- * while every worker computes.
+ * of the same model. The calling thread only posts encoded images and reads
+ * back scores; each worker decodes, resizes and runs. So an HTTP server keeps
+ * answering (health probes, uploads) while every worker computes.
  *
  * Why several single-threaded workers rather than one worker with an
  * onnxruntime thread per core: on MobileNetV2 at batch 1 on 2 vCPUs, 2
@@ -13,12 +13,16 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { createError, type ImgclsError } from '../errors.ts';
+import type { Pixels } from '../image/pixels.ts';
 import type { GraphSignature } from '../model/spec.ts';
-import type { InferenceRunner, PackedImages, RunOutput, RunSpec } from './runner.ts';
+import { fromWire, type ImageJob, type ImageOutcome } from './image-jobs.ts';
+import type { InferenceRunner, RunOutput, RunSpec } from './runner.ts';
 import type { Device, SessionOptions } from './session.ts';
 import type { FromWorker, ToWorker, WorkerOpen } from './worker-protocol.ts';
 
-type Job = { message: ToWorker & { id: number }; transfer: ArrayBuffer[]; resolve: (out: RunOutput) => void; reject: (err: ImgclsError) => void };
+/** A job's answer: `images-done` or `tensor-done`; `error` and a dead worker reject it instead. */
+type Done = Extract<FromWorker, { kind: 'images-done' | 'tensor-done' }>;
+type Job = { message: ToWorker & { id: number }; transfer: ArrayBuffer[]; resolve: (done: Done) => void; reject: (err: ImgclsError) => void };
 
 interface Slot {
   worker: Worker;
@@ -117,17 +121,35 @@ export class WorkerPool implements InferenceRunner {
     for (const slot of this.slots) slot.worker.postMessage({ kind: 'configure', spec } satisfies ToWorker);
   }
 
-  /** `images.pixels` is handed over to the worker: the caller must not use it afterwards. */
-  runImages(images: PackedImages): Promise<RunOutput> {
-    const pixels = images.pixels;
-    const whole = pixels.byteOffset === 0 && pixels.byteLength === pixels.buffer.byteLength && pixels.buffer instanceof ArrayBuffer;
-    return this.submit({ kind: 'images', id: this.nextId++, images }, whole ? [pixels.buffer as ArrayBuffer] : []);
+  async runImages(images: readonly ImageJob[]): Promise<ImageOutcome[]> {
+    // Each image's bytes or pixels are copied once into a buffer of their
+    // own and moved: posting a view would clone its whole underlying buffer
+    // (a pooled chunk, a whole request body), and the caller keeps its copy
+    // (the server saves uploads and draws thumbnails from them after).
+    const transfer: ArrayBuffer[] = [];
+    // (Not `slice()`: on a Node Buffer it is a view, and moving its buffer would detach the caller's bytes.)
+    const own = <T extends Uint8Array | Float32Array>(data: T): T => {
+      const copy = (data instanceof Float32Array ? new Float32Array(data) : new Uint8Array(data)) as T;
+      transfer.push(copy.buffer as ArrayBuffer);
+      return copy;
+    };
+    const jobs = images.map((job): ImageJob => {
+      if ('bytes' in job) return { bytes: own(job.bytes) };
+      const { width, height, data } = job.pixels;
+      const pixels: Pixels = data instanceof Float32Array ? { width, height, data: own(data) } : { width, height, data: own(data) };
+      return { pixels, fitted: job.fitted };
+    });
+    const done = await this.submit({ kind: 'images', id: this.nextId++, images: jobs }, transfer);
+    if (done.kind !== 'images-done') throw createError('INFERENCE_FAILED', `The inference worker answered images with ${done.kind}`);
+    return done.outcomes.map(fromWire);
   }
 
-  runTensor(data: Float32Array, dims: readonly number[]): Promise<RunOutput> {
+  async runTensor(data: Float32Array, dims: readonly number[]): Promise<RunOutput> {
     // A copy of its own: `data` may be a view on a much larger request buffer, which posting would clone whole.
     const own = data.slice();
-    return this.submit({ kind: 'tensor', id: this.nextId++, data: own, dims }, [own.buffer]);
+    const done = await this.submit({ kind: 'tensor', id: this.nextId++, data: own, dims }, [own.buffer]);
+    if (done.kind !== 'tensor-done') throw createError('INFERENCE_FAILED', `The inference worker answered a tensor with ${done.kind}`);
+    return { data: done.data, dims: done.dims, inferMs: done.inferMs };
   }
 
   async close(): Promise<void> {
@@ -146,7 +168,7 @@ export class WorkerPool implements InferenceRunner {
     this.slots.length = 0;
   }
 
-  private submit(message: ToWorker & { id: number }, transfer: ArrayBuffer[]): Promise<RunOutput> {
+  private submit(message: ToWorker & { id: number }, transfer: ArrayBuffer[]): Promise<Done> {
     if (this.closed) return Promise.reject(createError('INFERENCE_FAILED', 'The model is closed'));
     return new Promise((resolve, reject) => {
       this.waiting.push({ message, transfer, resolve, reject });
@@ -171,11 +193,11 @@ export class WorkerPool implements InferenceRunner {
     worker.unref();
     worker.on('message', (m: FromWorker) => {
       const job = slot.job;
-      if (!job || (m.kind !== 'result' && m.kind !== 'error') || m.id !== job.message.id) return;
+      if (!job || (m.kind !== 'images-done' && m.kind !== 'tensor-done' && m.kind !== 'error') || m.id !== job.message.id) return;
       slot.job = null;
       worker.unref();
-      if (m.kind === 'result') job.resolve({ data: m.data, dims: m.dims, preprocessMs: m.preprocessMs, inferMs: m.inferMs });
-      else job.reject(createError(m.code, m.message));
+      if (m.kind === 'error') job.reject(createError(m.code, m.message));
+      else job.resolve(m);
       this.pump();
     });
     worker.on('error', (err) => slot.job?.reject(createError('INFERENCE_FAILED', `The inference worker failed: ${err.message}`, err)));

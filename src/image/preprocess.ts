@@ -85,30 +85,6 @@ export function batchDims(count: number, width: number, height: number, spec: Pi
   return spec.layout === 'NCHW' ? [count, 3, height, width] : [count, height, width, 3];
 }
 
-/**
- * Write `count` images of one size, packed back to back in `pixels` (what
- * the batcher sends to an inference worker), into one float tensor. `reuse`
- * is used when it is exactly the right length, so a worker that runs batches
- * of the same shape allocates its tensor once.
- */
-export function packedTensor(
-  pixels: Uint8Array | Float32Array,
-  count: number,
-  width: number,
-  height: number,
-  spec: PreprocessSpec,
-  reuse?: Float32Array,
-): { data: Float32Array; dims: number[] } {
-  const per = width * height * 3;
-  if (pixels.length !== per * count) throw new RangeError(`Expected ${count} images of ${width}x${height} (${per * count} values) but got ${pixels.length}`);
-  const data = reuse && reuse.length === per * count ? reuse : new Float32Array(per * count);
-  for (let i = 0; i < count; i++) {
-    const view = pixels.subarray(i * per, (i + 1) * per);
-    writeTensor({ data: view, width, height } as Pixels, spec, data, i * per);
-  }
-  return { data, dims: batchDims(count, width, height, spec) };
-}
-
 /** Preprocess one image into its own tensor. */
 export function preprocess(image: RgbImage, spec: PreprocessSpec): ImageTensor {
   const fitted = fitToInput(image, spec);
