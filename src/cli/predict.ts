@@ -52,9 +52,9 @@ export const predictCommand = defineCommand({
       await out.writeLines(outputHeader(format));
       const classifier = await Classifier.load(await modelDir(a, io), options);
       try {
-        // Read and classify a few batches at a time, so output streams and memory stays flat on big folders,
-        // while every worker has a batch to run.
-        const chunk = classifier.batching.maxBatch * Math.max(1, classifier.workers);
+        // Read and classify a few batches per worker at a time, so output streams and memory stays flat on big
+        // folders, while a slow image (a large photo) does not leave the other workers idle until it is done.
+        const chunk = 4 * classifier.batching.maxBatch * Math.max(1, classifier.workers);
         for (let i = 0; i < files.length; i += chunk) {
           const names = files.slice(i, i + chunk);
           const results = await classifyFiles(classifier, names, { topK });

@@ -1,6 +1,8 @@
 /**
  * The classification pipeline: decode → preprocess → infer → postprocess.
- * This file only sequences the stages; each lives in its own module.
+ * This file admits images, batches them and ranks the scores; the runner
+ * (inference workers, in the server) decodes, preprocesses and infers, each
+ * stage in its own module.
  */
 import { createError, isImgclsError, type ImgclsError } from '../errors.ts';
 import type { Pixels } from '../image/pixels.ts';
@@ -56,8 +58,14 @@ export type ClassifyResult =
   | { ok: true; predictions: Prediction[]; timing: ImageTiming }
   | { ok: false; error: ImgclsError };
 
-/** Measured on 2 vCPUs (BENCHMARKS.md, "Batching"): batches of 4 run as fast as 8 with half the activation memory. */
-export const DEFAULT_MAX_BATCH = 4;
+/**
+ * Measured on 2 vCPUs with the workers decoding (BENCHMARKS.md, "Batching"):
+ * batches of 1, 2 and 4 serve MobileNetV2 equally fast, and each image a
+ * batch may hold costs each worker onnxruntime activation memory (about
+ * 45 MB more per worker at 4 than at 1). Raise it per model where batching
+ * pays: a GPU, a large model.
+ */
+export const DEFAULT_MAX_BATCH = 1;
 /** Measured on 2 vCPUs (BENCHMARKS.md, "Batching"): see there for how it scales. */
 export const DEFAULT_MAX_DELAY_MS = 0;
 export const DEFAULT_MAX_QUEUE = 256;
