@@ -118,7 +118,7 @@ async function engineLevel(): Promise<void> {
     ['l', 'l', 'r', 'r', 'r', 'r', 'r'],
   ));
   print('');
-  print('"ms/image": median run on the calling thread with onnxruntime\'s default threads (one per core), divided by the batch. "workers": the pool imgcls serves with, one onnxruntime thread per worker, one batch in flight per worker.');
+  print('"ms/image": median run on the calling thread with onnxruntime\'s default threads (one per core), divided by the batch. "workers": the pool imgcls serves with, one onnxruntime thread per worker, two batches in flight per worker (one running, the next one waiting).');
   print('');
 }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Classifier } from '../src/engine/classifier.ts';
+import { Classifier, type ClassifyResult } from '../src/engine/classifier.ts';
 import { WorkerPool } from '../src/engine/worker-pool.ts';
 import { encodeModel, GraphBuilder } from '../src/onnx/model.ts';
 import { fixture, FIXTURES, multipart, testApp, type TestApp } from './helpers/server.ts';
@@ -60,6 +60,24 @@ describe('inference workers', () => {
     }
   });
 
+  test('one worker holding two batches at once (the next decoding while one runs) gives each image its own scores', async () => {
+    const inputs = await Promise.all(IMAGES.map(fixture));
+    const c = await Classifier.load(HF_COLOUR, { workers: 1, maxBatch: 1 });
+    try {
+      const alone: ClassifyResult[] = [];
+      for (const input of inputs) alone.push((await c.classify([input], { topK: 'all' }))[0]!);
+      const together = await c.classify([...inputs, ...inputs], { topK: 'all' });
+      together.forEach((r, i) => {
+        const a = alone[i % inputs.length]!;
+        assert.ok(r.ok && a.ok);
+        assert.deepEqual(r.predictions.map((p) => p.label), a.predictions.map((p) => p.label), `image ${i}`);
+        r.predictions.forEach((p, j) => assert.ok(Math.abs(p.score - a.predictions[j]!.score) < 1e-6));
+      });
+    } finally {
+      await c.close();
+    }
+  });
+
   test('the calling thread keeps running timers while a worker computes', async () => {
     const pool = await WorkerPool.open(heavy, { workers: 1, threads: 1 });
     try {
@@ -90,7 +108,7 @@ describe('inference workers', () => {
       await (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots[0]!.worker.terminate();
       const again = await pool.runTensor(x, [384, 384]);
       assert.equal(again.dims[0], 384, 'the replacement runs the next batch');
-      assert.equal(pool.capacity, 1);
+      assert.equal(pool.workers, 1);
     } finally {
       await pool.close();
     }

@@ -118,6 +118,7 @@ describe("resizeAlignCorners: TF.js's resizeBilinear(alignCorners: true)", () =>
     [{ width: 37, height: 23 }, { width: 8, height: 8 }],
     [{ width: 5, height: 9 }, { width: 12, height: 4 }],
     [{ width: 64, height: 48 }, { width: 1, height: 3 }],
+    [{ width: 9, height: 7 }, { width: 9, height: 7 }],
   ] as [Size, Size][]) {
     test(`${from.width}x${from.height} to ${to.width}x${to.height} matches tf.image.resizeBilinear`, async () => {
       const tf = await import('@tensorflow/tfjs');

@@ -130,7 +130,7 @@ export class Classifier {
 
   /** Inference workers (0: the calling thread). */
   get workers(): number {
-    return this.runner instanceof WorkerPool ? this.runner.capacity : 0;
+    return this.runner instanceof WorkerPool ? this.runner.workers : 0;
   }
 
   get batching(): { maxBatch: number; maxDelayMs: number } {

@@ -1,6 +1,6 @@
 /**
  * The inference worker thread: opens one session and runs the batches the
- * pool sends, one at a time. It decodes, resizes and writes the float tensor
+ * pool sends, the next one decoding while the current one runs. It decodes, resizes and writes the float tensor
  * itself (into one buffer reused across batches), so the HTTP thread only
  * moves encoded bytes. One decode at a time per worker: with a worker per
  * CPU, that keeps one CPU-heavy task per worker (its decode in libvips or
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   });
 }
 
-/** The pool sends one job at a time, so jobs never overlap here. */
+/** The pool sends up to two jobs at once; the runner decodes one image at a time and runs one batch at a time. */
 async function handle(runner: SessionRunner, message: ToWorker): Promise<void> {
   if (message.kind === 'configure') {
     runner.configure(message.spec);

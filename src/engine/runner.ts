@@ -47,6 +47,8 @@ export interface InferenceRunner {
 export class SessionRunner {
   private spec: RunSpec | null = null;
   private tensor: Float32Array | undefined;
+  /** One batch writes the reused tensor and runs at a time; the next batch's images decode meanwhile. */
+  private readonly running = new Slots(1);
 
   /** `decodeSlots` bounds the images this runner decodes at once. */
   constructor(
@@ -74,6 +76,7 @@ export class SessionRunner {
     });
     for (const indices of bySize.values()) {
       const images = indices.map((i) => prepared[i] as Extract<(typeof prepared)[number], { ok: true }>);
+      await this.running.acquire();
       try {
         const { rows, preprocessMs, inferMs } = await this.runBatch(images.map((p) => p.pixels));
         indices.forEach((index, j) => {
@@ -83,6 +86,8 @@ export class SessionRunner {
       } catch (err) {
         const error = isImgclsError(err) ? err : createError('INFERENCE_FAILED', `Inference failed: ${(err as Error)?.message ?? String(err)}`, err);
         for (const index of indices) outcomes[index] = { ok: false, error };
+      } finally {
+        this.running.release();
       }
     }
     return outcomes;

@@ -26,8 +26,18 @@ type Job = { message: ToWorker & { id: number }; transfer: ArrayBuffer[]; resolv
 
 interface Slot {
   worker: Worker;
-  job: Job | null;
+  /** Sent and not yet answered, oldest first: at most JOBS_PER_WORKER. */
+  jobs: Job[];
 }
+
+/**
+ * Batches each worker holds at once. With two, the next batch's decode (on
+ * libvips' threads) runs while the worker's thread runs the current one's
+ * model; with one, a worker's CPU sat idle while it waited for each decode.
+ * The worker still decodes one image at a time, so full-size pixels stay
+ * bounded by the worker count.
+ */
+const JOBS_PER_WORKER = 2;
 
 export interface PoolOptions extends SessionOptions {
   /** Worker threads, each running one batch at a time. */
@@ -80,7 +90,10 @@ function start(open: WorkerOpen): Promise<{ worker: Worker; ready: Extract<FromW
 }
 
 export class WorkerPool implements InferenceRunner {
+  /** Batches in flight at once: JOBS_PER_WORKER per worker. */
   readonly capacity: number;
+  /** Worker threads. */
+  readonly workers: number;
   private readonly slots: Slot[] = [];
   private readonly waiting: Job[] = [];
   private spec: RunSpec | null = null;
@@ -93,7 +106,8 @@ export class WorkerPool implements InferenceRunner {
     readonly device: Device,
     workers: Worker[],
   ) {
-    this.capacity = workers.length;
+    this.workers = workers.length;
+    this.capacity = workers.length * JOBS_PER_WORKER;
     for (const worker of workers) this.adopt(worker);
   }
 
@@ -177,10 +191,12 @@ export class WorkerPool implements InferenceRunner {
   }
 
   private pump(): void {
-    for (const slot of this.slots) {
-      if (slot.job || this.waiting.length === 0) continue;
+    // The least busy worker first, so an idle worker never waits while another holds two batches.
+    while (this.waiting.length > 0) {
+      const slot = this.slots.reduce<Slot | undefined>((best, s) => (s.jobs.length < JOBS_PER_WORKER && (!best || s.jobs.length < best.jobs.length) ? s : best), undefined);
+      if (!slot) return;
       const job = this.waiting.shift()!;
-      slot.job = job;
+      slot.jobs.push(job);
       // Only a worker with work keeps the process alive: a CLI that forgot close() still exits.
       slot.worker.ref();
       slot.worker.postMessage(job.message, job.transfer);
@@ -188,26 +204,28 @@ export class WorkerPool implements InferenceRunner {
   }
 
   private adopt(worker: Worker): void {
-    const slot: Slot = { worker, job: null };
+    const slot: Slot = { worker, jobs: [] };
     this.slots.push(slot);
     worker.unref();
     worker.on('message', (m: FromWorker) => {
-      const job = slot.job;
-      if (!job || (m.kind !== 'images-done' && m.kind !== 'tensor-done' && m.kind !== 'error') || m.id !== job.message.id) return;
-      slot.job = null;
-      worker.unref();
+      if (m.kind !== 'images-done' && m.kind !== 'tensor-done' && m.kind !== 'error') return;
+      const index = slot.jobs.findIndex((j) => j.message.id === m.id);
+      if (index < 0) return;
+      const [job] = slot.jobs.splice(index, 1) as [Job];
+      if (slot.jobs.length === 0) worker.unref();
       if (m.kind === 'error') job.reject(createError(m.code, m.message));
       else job.resolve(m);
       this.pump();
     });
-    worker.on('error', (err) => slot.job?.reject(createError('INFERENCE_FAILED', `The inference worker failed: ${err.message}`, err)));
+    worker.on('error', (err) => {
+      for (const job of slot.jobs.splice(0)) job.reject(createError('INFERENCE_FAILED', `The inference worker failed: ${err.message}`, err));
+    });
     worker.on('exit', () => void this.replace(slot));
   }
 
   /** A worker that died (a native crash, out of memory) fails its batch and is replaced, so the model keeps serving. */
   private async replace(slot: Slot): Promise<void> {
-    slot.job?.reject(createError('INFERENCE_FAILED', 'The inference worker stopped during this batch'));
-    slot.job = null;
+    for (const job of slot.jobs.splice(0)) job.reject(createError('INFERENCE_FAILED', 'The inference worker stopped during this batch'));
     const index = this.slots.indexOf(slot);
     if (index >= 0) this.slots.splice(index, 1);
     if (this.closed) return;
