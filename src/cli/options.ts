@@ -4,7 +4,8 @@
  */
 import type { ArgsDef } from 'citty';
 import { createError } from '../errors.ts';
-import { Classifier, DEFAULT_MAX_BATCH, DEFAULT_MAX_DELAY_MS, type ClassifierOptions, type Resampler } from '../engine/classifier.ts';
+import { Classifier, DEFAULT_MAX_BATCH, DEFAULT_MAX_DELAY_MS, type ClassifierOptions } from '../engine/classifier.ts';
+import type { Resampler } from '../engine/image-jobs.ts';
 import { DEFAULT_TOP_K, parseTopKText, type TopK } from '../engine/postprocess.ts';
 import type { Device, GraphOptimization } from '../engine/session.ts';
 import { INTERPOLATION_NAMES, INTERPOLATIONS, type InterpolationName } from '../model/manifest.ts';

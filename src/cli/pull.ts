@@ -53,7 +53,7 @@ export const pullCommand = defineCommand({
     }
     const source = positional[0]!;
     const tty = process.stderr.isTTY === true;
-    const options: Omit<PullOptions, 'hub'> = {
+    const options: PullOptions = {
       modelsDir: modelsDir({ store: a.store }),
       name: a.name,
       reserved: Object.keys(BUILTIN_MODELS),
@@ -67,7 +67,7 @@ export const pullCommand = defineCommand({
       if (a.labels !== undefined || a.sha256 !== undefined) throw createError('INVALID_OPTION', '--labels and --sha256 are for URLs; a hub model brings its labels and checksums');
       const ref = parseHubRef(source);
       const variant = a.variant === undefined ? undefined : parseChoice<Variant>('variant', a.variant, Object.keys(VARIANTS) as Variant[]);
-      result = await pullHub(ref, variant, { ...options, hub: hubSettings(process.env) });
+      result = await pullHub(ref, variant, hubSettings(process.env), options);
     } else if (/^https?:\/\//i.test(source)) {
       if (a.variant !== undefined) throw createError('INVALID_OPTION', '--variant is for hub models (hf:...)');
       if (a.labels === undefined) throw createError('INVALID_OPTION', `A model pulled by URL needs its labels: add --labels <url|file> (one label per line, index_to_name.json or imagenet_class_index.json)`);

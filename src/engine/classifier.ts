@@ -42,8 +42,6 @@ export interface ClassifierOptions extends SessionOptions {
   resampler?: Resampler;
 }
 
-export type { Resampler };
-
 export interface ClassifyOptions {
   topK?: TopK;
 }

@@ -1,11 +1,10 @@
 /**
  * The inference worker thread: opens one session and runs the batches the
- * pool sends, the next one decoding while the current one runs. It decodes, resizes and writes the float tensor
- * itself (into one buffer reused across batches), so the HTTP thread only
- * moves encoded bytes. One decode at a time per worker: with a worker per
- * CPU, that keeps one CPU-heavy task per worker (its decode in libvips or
- * its run) and bounds the full-size pixels alive at once, as the
- * classifier's decode limit did when the HTTP thread decoded.
+ * pool sends, the next one decoding while the current one runs. It decodes,
+ * resizes and writes the float tensor itself (into one buffer reused across
+ * batches), so the HTTP thread only moves encoded bytes. One decode at a
+ * time per worker bounds the full-size pixels alive at once by the worker
+ * count, as the classifier's decode limit did when the HTTP thread decoded.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isImgclsError } from '../errors.ts';

@@ -72,7 +72,9 @@ export class SessionRunner {
         return;
       }
       const key = `${p.pixels.width}x${p.pixels.height}`;
-      bySize.set(key, [...(bySize.get(key) ?? []), i]);
+      const same = bySize.get(key);
+      if (same) same.push(i);
+      else bySize.set(key, [i]);
     });
     for (const indices of bySize.values()) {
       const images = indices.map((i) => prepared[i] as Extract<(typeof prepared)[number], { ok: true }>);

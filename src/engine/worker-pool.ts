@@ -40,7 +40,7 @@ interface Slot {
 const JOBS_PER_WORKER = 2;
 
 export interface PoolOptions extends SessionOptions {
-  /** Worker threads, each running one batch at a time. */
+  /** Worker threads, each running one batch at a time (and holding the next). */
   workers: number;
 }
 
@@ -149,9 +149,7 @@ export class WorkerPool implements InferenceRunner {
     };
     const jobs = images.map((job): ImageJob => {
       if ('bytes' in job) return { bytes: own(job.bytes) };
-      const { width, height, data } = job.pixels;
-      const pixels: Pixels = data instanceof Float32Array ? { width, height, data: own(data) } : { width, height, data: own(data) };
-      return { pixels, fitted: job.fitted };
+      return { pixels: { ...job.pixels, data: own(job.pixels.data) } as Pixels, fitted: job.fitted };
     });
     const done = await this.submit({ kind: 'images', id: this.nextId++, images: jobs }, transfer);
     if (done.kind !== 'images-done') throw createError('INFERENCE_FAILED', `The inference worker answered images with ${done.kind}`);

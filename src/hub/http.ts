@@ -69,9 +69,9 @@ export async function openUrl(url: URL, settings: HttpSettings, init: OpenInit =
       const response = await fetch(current, { method: 'GET', headers, redirect: 'manual', signal: controller.signal });
       first ??= response.headers;
       if (!REDIRECTS.has(response.status)) {
-        const stalled = `${shownUrl(current)} sent nothing for ${STALL_MS / 1000} s`;
-        const touch = (): void => arm(STALL_MS, stalled);
-        touch();
+        arm(STALL_MS, `${shownUrl(current)} sent nothing for ${STALL_MS / 1000} s`);
+        // Called for every body chunk: restart the same timer rather than make a new one.
+        const touch = (): void => void timer?.refresh();
         return { response, url: current, first, touch, close };
       }
       await response.body?.cancel();

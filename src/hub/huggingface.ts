@@ -9,7 +9,7 @@ import type { Expected } from './download.ts';
 import { openUrl, readBody, type HttpSettings, type Opened } from './http.ts';
 import { formatHubRef, parseDownloadUrl, type HubRef } from './ref.ts';
 
-export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
 /** Where the hub is and how to sign in, from HF_ENDPOINT and HF_TOKEN. */
 export interface HubSettings {

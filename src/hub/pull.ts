@@ -27,8 +27,6 @@ export interface PullOptions {
   name?: string;
   /** Names a pull may not take (the built-ins). */
   reserved?: readonly string[];
-  /** The hub's endpoint and token (pullHub only). */
-  hub: HubSettings;
   /** One line per step: what is pulled from where, and into which directory. */
   onMessage?: (text: string) => void;
   progress?: FileProgress;
@@ -44,7 +42,7 @@ export interface PullResult {
 
 const isDirectory = async (p: string): Promise<boolean> => (await stat(p).catch(() => null))?.isDirectory() ?? false;
 
-function storeName(options: Omit<PullOptions, 'hub'>, fallback: string): string {
+function storeName(options: PullOptions, fallback: string): string {
   const name = checkModelName(options.name ?? fallback);
   if (options.reserved?.includes(name)) {
     throw createError('INVALID_OPTION', `"${name}" is a built-in model's name; pull under another name with --name`);
@@ -64,7 +62,7 @@ async function existingSource(target: string, name: string, same: (s: PulledSour
 }
 
 /** Download into the staging directory, then install; failures a retry cannot resume leave nothing behind. */
-async function stage(options: Omit<PullOptions, 'hub'>, name: string, key: string, fn: (staging: Staging) => Promise<PulledSource>): Promise<PullResult> {
+async function stage(options: PullOptions, name: string, key: string, fn: (staging: Staging) => Promise<PulledSource>): Promise<PullResult> {
   const target = join(options.modelsDir, name);
   return withStaging(options.modelsDir, name, key, async (staging) => {
     try {
@@ -129,8 +127,7 @@ async function checkClassifier(dir: string, ref: HubRef, name: string): Promise<
  *   MODEL_INVALID / LABELS_INVALID (not a classifier), DOWNLOAD_FAILED
  *   (resumable), CHECKSUM_MISMATCH, STORE_BUSY, URL_NOT_ALLOWED.
  */
-export async function pullHub(ref: HubRef, variant: Variant | undefined, options: PullOptions): Promise<PullResult> {
-  const { hub } = options;
+export async function pullHub(ref: HubRef, variant: Variant | undefined, hub: HubSettings, options: PullOptions): Promise<PullResult> {
   const name = storeName(options, defaultHubName(ref));
   const target = join(options.modelsDir, name);
   const existing = await existingSource(target, name, (s) => isFromRepo(s, ref));
@@ -218,7 +215,7 @@ const SHA256 = /^[0-9a-f]{64}$/i;
  *   URL_NOT_ALLOWED, FILE_NOT_FOUND / LABELS_INVALID (labels), MODEL_NOT_FOUND
  *   (404), DOWNLOAD_FAILED (resumable), CHECKSUM_MISMATCH, STORE_BUSY.
  */
-export async function pullUrl(url: URL, labels: string, sha256: string | undefined, options: Omit<PullOptions, 'hub'>): Promise<PullResult> {
+export async function pullUrl(url: URL, labels: string, sha256: string | undefined, options: PullOptions): Promise<PullResult> {
   if (sha256 !== undefined && !SHA256.test(sha256)) throw createError('INVALID_OPTION', `Expected 64 hexadecimal digits for --sha256 but received "${sha256}"`);
   const name = storeName(options, defaultUrlName(url));
   const target = join(options.modelsDir, name);

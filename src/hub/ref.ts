@@ -4,6 +4,7 @@
  * name a pulled model gets.
  */
 import { createError } from '../errors.ts';
+import { MODEL_NAME } from '../model/name.ts';
 
 export interface HubRef {
   /** `org/repo`, as the hub spells it. */
@@ -12,9 +13,10 @@ export interface HubRef {
   revision: string;
 }
 
-export const DEFAULT_REVISION = 'main';
+const DEFAULT_REVISION = 'main';
 
-const REPO_PART = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** A hub organisation or repository name follows the same rule as a model name. */
+const REPO_PART = MODEL_NAME;
 const REVISION = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 
 export const isHubRef = (ref: string): boolean => ref.startsWith('hf:');
@@ -40,15 +42,13 @@ export function parseHubRef(ref: string): HubRef {
 
 export const formatHubRef = (ref: HubRef): string => `hf:${ref.repo}${ref.revision === DEFAULT_REVISION ? '' : `@${ref.revision}`}`;
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
 /**
  * A model name in the store: one directory under `<store>/models`, so no
  * path separators and no `..`; the server's model-name rule besides.
  * @throws ImgclsError INVALID_OPTION.
  */
 export function checkModelName(name: string, what = '--name'): string {
-  if (!NAME.test(name) || name.includes('..')) {
+  if (!MODEL_NAME.test(name) || name.includes('..')) {
     throw createError('INVALID_OPTION', `Expected a model name of letters, digits, '.', '_' or '-' (no '/', '\\' or '..') for ${what} but received "${name}"`);
   }
   return name;
@@ -68,7 +68,7 @@ export function defaultUrlName(url: URL): string {
 }
 
 /** Only loopback hosts may be fetched over plain http (local mirrors, tests). */
-export function isLoopbackHost(hostname: string): boolean {
+function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Classifier } from '../engine/classifier.ts';
 import { createError } from '../errors.ts';
 import { outputSize } from '../model/spec.ts';
+import { MODEL_NAME } from '../model/name.ts';
 
 export interface ServedModel {
   readonly name: string;
@@ -53,7 +54,7 @@ export class ModelRegistry {
 
   /** @throws ImgclsError INVALID_OPTION when the name is taken. */
   add(model: ServedModel, options: { default?: boolean } = {}): void {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(model.name)) {
+    if (!MODEL_NAME.test(model.name)) {
       throw createError('INVALID_OPTION', `Model name "${model.name}" must be letters, digits, '.', '_' or '-' (name it with --model name=dir)`);
     }
     if (this.models.has(model.name)) {

@@ -20,10 +20,8 @@ import { describeSource, readSource } from '../hub/source.ts';
 import { MANIFEST_FILE } from '../model/manifest.ts';
 import { writeKerasPackage } from '../keras/package.ts';
 import { loadNsfwBundle, nsfwVersion } from '../keras/source.ts';
-import { makeDirectory } from '../make-directory.ts';
 import { VERSION } from '../version.ts';
 import { BUILTIN_MODELS, BUILTIN_REVISION, builtinPackageOptions, DEFAULT_MODEL } from './builtin.ts';
-import { stagingRoot } from './staging.ts';
 import { removeDirectory } from './write-directory.ts';
 
 export interface StoreOptions {
@@ -115,10 +113,9 @@ async function ensureHubModel(ref: string, options: StoreOptions): Promise<strin
   const hub = hubSettings();
   options.onProgress?.(`${formatHubRef(parsed)} is not in the store; pulling it from ${hub.endpoint} (once)`);
   try {
-    const pulled = await pullHub(parsed, undefined, {
+    const pulled = await pullHub(parsed, undefined, hub, {
       modelsDir: modelsDir(options),
       reserved: Object.keys(BUILTIN_MODELS),
-      hub,
       onMessage: options.onProgress,
       progress: options.progress,
     });
@@ -192,8 +189,7 @@ export async function removeModel(name: string, options: StoreOptions = {}): Pro
     throw createError('MODEL_NOT_FOUND', `The store ${storeDir(options.store)} has no model "${name}" (it has: ${names.join(', ') || 'none'})`);
   }
   try {
-    await makeDirectory(stagingRoot(root));
-    await removeDirectory(dir, stagingRoot(root));
+    await removeDirectory(dir, root);
   } catch (err) {
     throw storeWriteError(err, options);
   }
