@@ -43,9 +43,7 @@ need node nodejs
 mkdir -p "$WORK"
 
 CTR=""
-SERVER_PID=""
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then kill -KILL "$SERVER_PID" 2>/dev/null || true; fi
   if [ -n "$CTR" ]; then "${B[@]}" rm "$CTR" >/dev/null 2>&1 || true; fi
   if [ "${KEEP_IMAGE:-0}" != 1 ]; then "${B[@]}" rmi -f "$IMAGE" >/dev/null 2>&1 || true; fi
 }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ArgsDef, Resolvable } from 'citty';
 import { parseAllDocuments } from 'yaml';
-import { OTHER_ENV, SERVE_ENV } from '../src/cli/env.ts';
+import { envName, OTHER_ENV, SERVE_ENV } from '../src/cli/env.ts';
 import { mainCommand } from '../src/cli/main.ts';
 import { predictCommand } from '../src/cli/predict.ts';
 import { serveArgs } from '../src/cli/serve.ts';
@@ -105,8 +105,8 @@ function cpuCores(q: string | number): number {
 
 /** The IMGCLS_* variable that sets a serve flag. */
 function envNameOf(flag: string): string {
-  const name = [...SERVE_ENV].find(([, f]) => f === flag)?.[0];
-  assert.ok(name, `serve has no variable for --${flag}`);
+  const name = envName(flag);
+  assert.ok(SERVE_ENV.has(name), `serve has no variable for --${flag}`);
   return name;
 }
 

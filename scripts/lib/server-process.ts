@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OUTPUT_KEEP = 256 * 1024;
 
 /** Why a server cannot be spawned from this checkout (bin/imgcls.js runs dist/), or null when it can. */

@@ -37,6 +37,7 @@ export class OutputFile {
 
   /** Each line, with its newline. @throws FILE_UNREADABLE. */
   async writeLines(lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return;
     await this.write(lines.map((l) => `${l}\n`).join(''));
   }
 

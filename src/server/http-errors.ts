@@ -17,7 +17,7 @@ interface FrameworkError {
 }
 
 /** What a 503 tells clients to wait: one second is about a queue's worth of work on a small machine. */
-export const RETRY_AFTER_SECONDS = 1;
+const RETRY_AFTER_SECONDS = 1;
 
 /** The catalogue's JSON answer for `err`. */
 export function errorBody(err: ImgclsError): { error: string; message: string } {

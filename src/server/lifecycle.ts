@@ -21,9 +21,7 @@ import type { ServerResponse } from 'node:http';
 const ALWAYS_ANSWERED = new Set(['/healthz', '/readyz', '/metrics', '/v2/health/live', '/v2/health/ready']);
 
 export interface DrainResult {
-  /** Every admitted request finished within the grace period. */
-  finished: boolean;
-  /** Requests still running when the grace period ended. */
+  /** Requests still running when the grace period ended (0: every admitted request finished). */
   unfinished: number;
 }
 
@@ -68,6 +66,6 @@ export class Lifecycle {
       });
       this.onIdle = null;
     }
-    return { finished: this.inFlight === 0, unfinished: this.inFlight };
+    return { unfinished: this.inFlight };
   }
 }

@@ -171,8 +171,11 @@ async function fromMultipart(request: FastifyRequest, config: ServerConfig): Pro
     }
   };
   const watch = stallWatch(request);
+  const parsing = collect();
+  // When the stall watch wins, a late failure of the abandoned parse must not become an unhandled rejection.
+  parsing.catch(() => {});
   try {
-    await Promise.race([collect(), watch.stalled]);
+    await Promise.race([parsing, watch.stalled]);
   } catch (err) {
     discardRest(request);
     // The parser's own limit errors carry a status; busboy's syntax errors are plain Errors and mean a malformed body.
