@@ -24,8 +24,8 @@ import { checkOutcome } from './fuzz/check.ts';
 import { probe, send, type Outcome } from './fuzz/send.ts';
 import { formatReport, type FuzzReport, type Violation } from './fuzz/report.ts';
 import { RssWatch } from './fuzz/rss-watch.ts';
-import type { ServerHandle } from './lib/server-process.ts';
-import { missingBuild, rssMB, startServer } from './fuzz/server.ts';
+import { memoryMB, missingBuild, type ServerHandle } from './lib/server-process.ts';
+import { startServer } from './fuzz/server.ts';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'test', 'fixtures');
 
@@ -161,7 +161,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
     if (rss && !rss.started && last - start + 1 >= warmupCases) await rss.start();
     const over = await rss?.check();
     if (over) return again(over);
-    const mb = rss?.started ? `, RSS peak ${rss.peakMB!.toFixed(0)} MB of ${rss.boundMB!.toFixed(0)} MB` : pid === undefined ? '' : `, RSS ${(await rssMB(pid))?.toFixed(0)} MB (warming up)`;
+    const mb = rss?.started ? `, RSS peak ${rss.peakMB!.toFixed(0)} MB of ${rss.boundMB!.toFixed(0)} MB` : pid === undefined ? '' : `, RSS ${(await memoryMB(pid))?.rssMB.toFixed(0)} MB (warming up)`;
     log(`fuzz: ${last - start + 1}/${count} cases, ${((performance.now() - started) / 1000).toFixed(1)} s, /healthz ${health.ms} ms${mb}`);
   };
 
@@ -179,7 +179,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
   } finally {
     rss?.stop();
     Object.assign(report, { baselineRssMB: rss?.baselineMB ?? null, rssBoundMB: rss?.boundMB ?? null, peakRssMB: rss?.peakMB ?? null });
-    if (pid !== undefined) report.serverHwmMB = await rssMB(pid, 'VmHWM');
+    if (pid !== undefined) report.serverHwmMB = (await memoryMB(pid))?.hwmMB ?? null;
     if (server) {
       report.serverExit = await server.stop();
       if (report.serverExit.code !== 0) {

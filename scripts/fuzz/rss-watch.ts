@@ -3,7 +3,7 @@
  * once the process has reached its working size, a bound above it, and the
  * peak sampled every 100 ms (a spike between two checkpoints counts too).
  */
-import { rssMB } from './server.ts';
+import { memoryMB } from '../lib/server-process.ts';
 
 const SAMPLE_MS = 100;
 
@@ -26,7 +26,7 @@ export class RssWatch {
 
   /** Take the baseline now and start sampling. */
   async start(): Promise<void> {
-    const now = await rssMB(this.pid);
+    const now = (await memoryMB(this.pid))?.rssMB ?? null;
     if (now === null) return;
     this.baselineMB = this.peakMB = now;
     this.boundMB = now + this.growthMB;
@@ -35,7 +35,7 @@ export class RssWatch {
   }
 
   private async sample(): Promise<void> {
-    const now = await rssMB(this.pid);
+    const now = (await memoryMB(this.pid))?.rssMB ?? null;
     if (now !== null && this.peakMB !== null && now > this.peakMB) this.peakMB = now;
   }
 

@@ -80,16 +80,18 @@ export function getOnce(url: string, timeoutMs: number): Promise<{ status: numbe
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** VmRSS and VmHWM of `pid` in kB, or null once the process is gone. */
-export async function memoryKb(pid: number): Promise<{ rss: number; hwm: number } | null> {
+/** VmRSS and VmHWM of `pid` in MB, or null once the process is gone (or off Linux, where /proc cannot tell). */
+export async function memoryMB(pid: number): Promise<{ rssMB: number; hwmMB: number } | null> {
   let text: string;
   try {
     text = await readFile(`/proc/${pid}/status`, 'utf8');
   } catch {
     return null;
   }
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
-  return { rss: field('VmRSS'), hwm: field('VmHWM') };
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 1024;
+  const rssMB = field('VmRSS');
+  const hwmMB = field('VmHWM');
+  return Number.isFinite(rssMB) && Number.isFinite(hwmMB) ? { rssMB, hwmMB } : null;
 }
 
 export async function startServer(args: string[], options: StartOptions = {}): Promise<ServerHandle> {
@@ -163,9 +165,6 @@ export async function startServer(args: string[], options: StartOptions = {}): P
     await sleep(200);
   }
 
-  const memory = async () => {
-    const kb = await memoryKb(pid);
-    return kb && { rssMB: kb.rss / 1024, hwmMB: kb.hwm / 1024 };
-  };
+  const memory = () => memoryMB(pid);
   return { url, pid, stop, signal: (s) => child.kill(s), exited, alive: () => !hasExited(child), stderr, memory };
 }
