@@ -34,31 +34,42 @@ export interface PrepareSpec {
 export type Prepared = { ok: true; pixels: Pixels; decodeMs: number; resizeMs: number } | { ok: false; error: ImgclsError };
 
 /**
- * Decode (holding one of `slots` while libvips works, which bounds the
- * full-size pixels alive at once) and fit one image to the input size.
+ * Decode and fit one image to the input size, holding one of `slots`
+ * throughout: when the model's resize is done in JS, the full-size pixels
+ * stay alive until it ends, so the slots bound how many exist at once
+ * (holding it only while libvips decoded let each worker keep a second 36 MB
+ * photo waiting for its resize). `onFullSizeDropped` hears the size of
+ * full-size pixels once they are garbage, for a runner that wants them
+ * collected sooner than V8 would: V8 does not see the memory behind sharp's
+ * buffers (BENCHMARKS.md, "Memory at large photos").
  * A bad image comes back as its catalogue error; anything else is a bug and throws.
  */
-export async function prepareImage(job: ImageJob, spec: PrepareSpec, slots: Slots): Promise<Prepared> {
+export async function prepareImage(job: ImageJob, spec: PrepareSpec, slots: Slots, onFullSizeDropped?: (bytes: number) => void): Promise<Prepared> {
   if ('pixels' in job) {
     const began = performance.now();
     const pixels = job.fitted ? job.pixels : fitToInput(job.pixels as RgbImage, spec.preprocess);
     return { ok: true, pixels, decodeMs: 0, resizeMs: performance.now() - began };
   }
   await slots.acquire();
-  const began = performance.now();
-  let decoded;
   try {
-    decoded = await decodeImage(job.bytes, { spec: spec.resampler === 'sharp' ? spec.preprocess : undefined, maxPixels: spec.maxPixels });
-  } catch (err) {
-    // decodeImage maps every decoding failure onto the catalogue.
-    if (isImgclsError(err)) return { ok: false, error: err };
-    throw err;
+    const began = performance.now();
+    let decoded;
+    try {
+      decoded = await decodeImage(job.bytes, { spec: spec.resampler === 'sharp' ? spec.preprocess : undefined, maxPixels: spec.maxPixels });
+    } catch (err) {
+      // decodeImage maps every decoding failure onto the catalogue.
+      if (isImgclsError(err)) return { ok: false, error: err };
+      throw err;
+    }
+    const decodedAt = performance.now();
+    if (decoded.fitted) return { ok: true, pixels: decoded, decodeMs: decodedAt - began, resizeMs: 0 };
+    const pixels = fitToInput(decoded, spec.preprocess);
+    // fitToInput returns its input when the size already matches: then those pixels live on as the result.
+    if (pixels.data !== decoded.data) onFullSizeDropped?.(decoded.data.byteLength);
+    return { ok: true, pixels, decodeMs: decodedAt - began, resizeMs: performance.now() - decodedAt };
   } finally {
     slots.release();
   }
-  const decodedAt = performance.now();
-  const pixels = decoded.fitted ? decoded : fitToInput(decoded, spec.preprocess);
-  return { ok: true, pixels, decodeMs: decodedAt - began, resizeMs: performance.now() - decodedAt };
 }
 
 /** One image's result from a runner. */

@@ -2,12 +2,14 @@
  * The inference worker thread: opens one session and runs the batches the
  * pool sends, the next one decoding while the current one runs. It decodes,
  * resizes and writes the float tensor itself (into one buffer reused across
- * batches), so the HTTP thread only moves encoded bytes. One decode at a
- * time per worker bounds the full-size pixels alive at once by the worker
- * count, as the classifier's decode limit did when the HTTP thread decoded.
+ * batches), so the HTTP thread only moves encoded bytes. One decode (and JS
+ * resize) at a time per worker bounds the full-size pixels alive at once by
+ * the worker count, and a collection is requested once enough of them are
+ * dead (collector.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isImgclsError } from '../errors.ts';
+import { pixelGarbageCollector } from './collector.ts';
 import { toWire } from './image-jobs.ts';
 import { SessionRunner } from './runner.ts';
 import { ModelSession } from './session.ts';
@@ -25,7 +27,7 @@ async function main(): Promise<void> {
   let runner: SessionRunner;
   try {
     const session = await ModelSession.open(open.modelPath, { ...open.session, onWarning: (m) => warnings.push(m) });
-    runner = new SessionRunner(session, new Slots(1));
+    runner = new SessionRunner(session, new Slots(1), pixelGarbageCollector());
     post({ kind: 'ready', signature: session.signature, device: session.device, warnings });
   } catch (err) {
     post({ kind: 'open-failed', ...failure(err) });

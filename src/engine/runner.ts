@@ -50,10 +50,11 @@ export class SessionRunner {
   /** One batch writes the reused tensor and runs at a time; the next batch's images decode meanwhile. */
   private readonly running = new Slots(1);
 
-  /** `decodeSlots` bounds the images this runner decodes at once. */
+  /** `decodeSlots` bounds the images this runner decodes (and resizes in JS) at once; see prepareImage for `onFullSizeDropped`. */
   constructor(
     readonly session: ModelSession,
     private readonly decodeSlots: Slots,
+    private readonly onFullSizeDropped?: (bytes: number) => void,
   ) {}
 
   configure(spec: RunSpec): void {
@@ -62,7 +63,7 @@ export class SessionRunner {
 
   async runImages(jobs: readonly ImageJob[]): Promise<ImageOutcome[]> {
     const spec = this.mustSpec();
-    const prepared = await Promise.all(jobs.map((job) => prepareImage(job, spec, this.decodeSlots)));
+    const prepared = await Promise.all(jobs.map((job) => prepareImage(job, spec, this.decodeSlots, this.onFullSizeDropped)));
     const outcomes: ImageOutcome[] = new Array(jobs.length);
     // A model without a fixed input size can get images of several sizes: one run per size.
     const bySize = new Map<string, number[]>();
