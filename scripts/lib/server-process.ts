@@ -3,7 +3,7 @@
  * level, the fuzzer and the hardening tests all start servers through here.
  *
  * startServer() spawns `node bin/imgcls.js serve --port 0 --log-level warn
- * ...args` (bin runs dist/: build first), reads the URL from its "listening
+ * ...args` (bin runs dist/: build first) with `npm start`'s environment, reads the URL from its "listening
  * on" line and, unless told not to, waits for GET /readyz to answer 200.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +13,17 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The allocator settings `npm start` puts in front of `imgcls serve`
+ * (package.json; test/start-env.test.ts keeps the two equal), so that a
+ * benchmark measures the server as users start it. glibc otherwise raises
+ * its mmap threshold after the first 12 MB decode buffer is freed and keeps
+ * later ones in its arenas: 4 MP photos peaked near 500 MB without them and
+ * under 400 MB with them (BENCHMARKS.md, "Memory at large photos"). A
+ * variable already set in the environment wins.
+ */
+export const START_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' };
 const OUTPUT_KEEP = 256 * 1024;
 
 /** Why a server cannot be spawned from this checkout (bin/imgcls.js runs dist/), or null when it can. */
@@ -45,6 +56,8 @@ export interface ServerHandle {
 
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
+  /** Variables put under `env` (default START_ENV, as `npm start` does; {} for none). */
+  startEnv?: Readonly<Record<string, string>>;
   /** Working directory (default: the repository root). */
   cwd?: string;
   /** Give up waiting for the address and readiness after this long (default 300 s: a built-in converts on first start). */
@@ -102,7 +115,8 @@ export async function startServer(args: string[], options: StartOptions = {}): P
   // IMGCLS_BENCH_NODE_FLAGS: Node flags for the server alone, for flags NODE_OPTIONS refuses (`--cpu-prof --cpu-prof-dir=/tmp/prof`).
   const nodeFlags = (process.env.IMGCLS_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   const argv = [...nodeFlags, bin, 'serve', '--port', '0', '--log-level', 'warn', ...args];
-  const child = spawn(process.execPath, argv, { cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...(options.startEnv ?? START_ENV), ...(options.env ?? process.env) };
+  const child = spawn(process.execPath, argv, { cwd: options.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   liveChildren.add(child);
   if (child.pid === undefined) {
     liveChildren.delete(child);

@@ -1,0 +1,59 @@
+// The measurement behind `npm start`'s allocator variables: `npm run bench:env -- [--seconds 8] [--rounds 2] [--photos 2560x1600,4000x3000]`.
+// For each environment below, a fresh `imgcls serve` (default model, default workers) with only those variables
+// set (none of npm start's), under autocannon at concurrency 8 and then 32 on each photo, one after another on that
+// server: requests/s and the server's peak RSS. The settings alternate in order over the rounds, so a slow spell on
+// this shared machine does not land on one setting only. Needs `npm run build` (the servers run dist/).
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { benchPhotos } from './bench/photos.ts';
+import { httpLoad, startServer } from './bench/http.ts';
+import { markdownTable } from './lib-nsfw/common.ts';
+import { START_ENV } from './lib/server-process.ts';
+
+const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
+const settings: { name: string; env: Record<string, string> }[] = [
+  { name: 'none (glibc defaults)', env: {} },
+  { name: `npm start (${Object.entries(START_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`, env: { ...START_ENV } },
+  { name: 'MALLOC_ARENA_MAX=2', env: { MALLOC_ARENA_MAX: '2' } },
+  { name: 'MALLOC_ARENA_MAX=3', env: { MALLOC_ARENA_MAX: '3' } },
+  { name: 'UV_THREADPOOL_SIZE=2 MALLOC_ARENA_MAX=2', env: { UV_THREADPOOL_SIZE: '2', MALLOC_ARENA_MAX: '2' } },
+  ...(existsSync(JEMALLOC) ? [{ name: 'jemalloc (LD_PRELOAD, as the container)', env: { LD_PRELOAD: JEMALLOC } }] : []),
+];
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '2' }, photos: { type: 'string', default: '2560x1600,4000x3000' } } });
+const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
+const wanted = values.photos.split(',');
+const photos = (await benchPhotos()).filter((p) => wanted.some((w) => p.name.startsWith(w)));
+if (photos.length === 0) throw new Error(`no bench photo matches --photos ${values.photos}`);
+
+// The variables any setting may set: each server starts with none of them inherited.
+const managed = new Set(settings.flatMap((s) => Object.keys(s.env)));
+const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !managed.has(k)));
+
+const rows: string[][] = [];
+for (let round = 1; round <= rounds; round++) {
+  for (const setting of round % 2 ? settings : [...settings].reverse()) {
+    const server = await startServer([], { env: { ...baseEnv, ...setting.env }, startEnv: {} });
+    try {
+      const cells: string[] = [String(round), setting.name];
+      let peak = 0;
+      for (const photo of photos) {
+        const rps: string[] = [];
+        for (const concurrency of [8, 32]) {
+          console.error(`round ${round}, ${setting.name}: ${photo.name}, concurrency ${concurrency}`);
+          const r = await httpLoad(server, { bytes: photo.bytes, filename: photo.filename, contentType: photo.contentType }, { concurrency, seconds });
+          peak = Math.max(peak, r.peakRssMB);
+          rps.push(r.rps.toFixed(1));
+        }
+        cells.push(rps.join(', '));
+      }
+      cells.push(String(Math.round(peak)));
+      rows.push(cells);
+    } finally {
+      await server.stop();
+    }
+  }
+}
+const header = ['round', 'environment', ...photos.map((p) => `${p.name}: requests/s at c8, c32`), 'peak RSS MB'];
+console.log(markdownTable(header, rows, header.map((_, i) => (i === 1 ? 'l' : 'r'))));

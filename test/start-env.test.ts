@@ -1,0 +1,32 @@
+/**
+ * `npm start` sets glibc's allocator variables in front of `imgcls serve`,
+ * and the benchmark and test servers start with the same ones
+ * (scripts/lib/server-process.ts), so BENCHMARKS.md's memory figures are
+ * those of a server started the documented way.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { START_ENV } from '../scripts/lib/server-process.ts';
+
+const ROOT = path.join(import.meta.dirname, '..');
+
+test("npm start's variables are the ones benchmark servers start with", () => {
+  const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const start = scripts.start!;
+  const assignments = Object.fromEntries([...start.matchAll(/(?:^|\s)([A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+  assert.deepEqual(assignments, START_ENV);
+  assert.match(start, /node bin\/imgcls\.js serve$/);
+});
+
+test('the shell npm runs the start script with hands those variables to the server process', async () => {
+  const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  // The same command line with the server swapped for a process that prints its environment.
+  const command = scripts.start!.replace('node bin/imgcls.js serve', `"${process.execPath}" -e "console.log(JSON.stringify(process.env))"`);
+  const { stdout } = await promisify(execFile)('/bin/sh', ['-c', command], { env: { PATH: process.env.PATH } });
+  const env = JSON.parse(stdout) as Record<string, string>;
+  for (const [name, value] of Object.entries(START_ENV)) assert.equal(env[name], value, name);
+});
