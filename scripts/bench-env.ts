@@ -14,9 +14,9 @@ const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 const settings: { name: string; env: Record<string, string> }[] = [
   { name: 'none (glibc defaults)', env: {} },
   { name: `npm start (${Object.entries(START_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`, env: { ...START_ENV } },
+  { name: 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576', env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' } },
+  { name: 'GLIBC_TUNABLES=glibc.malloc.hugetlb=1', env: { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } },
   { name: 'MALLOC_ARENA_MAX=2', env: { MALLOC_ARENA_MAX: '2' } },
-  { name: 'MALLOC_ARENA_MAX=3', env: { MALLOC_ARENA_MAX: '3' } },
-  { name: 'UV_THREADPOOL_SIZE=2 MALLOC_ARENA_MAX=2', env: { UV_THREADPOOL_SIZE: '2', MALLOC_ARENA_MAX: '2' } },
   ...(existsSync(JEMALLOC) ? [{ name: 'jemalloc (LD_PRELOAD, as the container)', env: { LD_PRELOAD: JEMALLOC } }] : []),
 ];
 

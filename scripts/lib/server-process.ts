@@ -17,13 +17,19 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
  * The allocator settings `npm start` puts in front of `imgcls serve`
  * (package.json; test/start-env.test.ts keeps the two equal), so that a
- * benchmark measures the server as users start it. glibc otherwise raises
- * its mmap threshold after the first 12 MB decode buffer is freed and keeps
- * later ones in its arenas: 4 MP photos peaked near 500 MB without them and
- * under 400 MB with them (BENCHMARKS.md, "Memory at large photos"). A
- * variable already set in the environment wins.
+ * benchmark measures the server as users start it (`npm run bench:env`
+ * compares them with others; BENCHMARKS.md, "Memory at large photos"):
+ * - two malloc arenas and a fixed 1 MB mmap threshold: otherwise each thread
+ *   that decodes gets its own arena, glibc raises its threshold after the
+ *   first 12 MB decode buffer is freed, and the arenas keep the later ones
+ *   (4 MP photos peaked at 465-540 MB without these, 340-360 MB with them);
+ * - huge pages for those mmapped buffers (glibc 2.35+): handing every buffer
+ *   back to the kernel made each new one cost thousands of page faults,
+ *   10-20% of the 4 MP throughput; with 2 MB pages it is 5-7%, and 12 MP
+ *   photos went from 25 to 32 requests/s.
+ * A variable already set in the environment wins.
  */
-export const START_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' };
+export const START_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
 const OUTPUT_KEEP = 256 * 1024;
 
 /** Why a server cannot be spawned from this checkout (bin/imgcls.js runs dist/), or null when it can. */
