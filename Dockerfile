@@ -26,14 +26,7 @@ RUN node bin/imgcls.js models --prepare ${BUILTINS} --store /opt/imgcls/store
 
 # ---- runtime -----------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
-# jemalloc: under glibc's allocator the server's RSS creeps with every
-# full-size decode; with jemalloc it stays flat (BENCHMARKS.md: 435 MB against
-# 593 MB after 10,000 requests). The link gives one path on every architecture.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libjemalloc2 \
- && rm -rf /var/lib/apt/lists/* \
- && ln -s "$(find /usr/lib -name libjemalloc.so.2 | head -n 1)" /usr/local/lib/libjemalloc.so.2 \
- && useradd --uid 10001 --user-group --home-dir /home/imgcls --create-home --shell /usr/sbin/nologin imgcls \
+RUN useradd --uid 10001 --user-group --home-dir /home/imgcls --create-home --shell /usr/sbin/nologin imgcls \
  && mkdir -p /models \
  && chown imgcls:imgcls /models
 WORKDIR /app
@@ -59,10 +52,14 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /opt/imgcls/store /opt/imgcls/store
 
 # Every `serve` flag has an IMGCLS_* variable; flags given to `docker run` win.
+# The MALLOC_*/GLIBC_* variables set glibc's allocator as `npm start` does
+# (BENCHMARKS.md, "Memory at large photos").
 ENV IMGCLS_HOME=/opt/imgcls/store \
     IMGCLS_HOST=0.0.0.0 \
     IMGCLS_PORT=8080 \
-    LD_PRELOAD=/usr/local/lib/libjemalloc.so.2
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=1048576 \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 USER 10001:10001
 VOLUME ["/models"]
 EXPOSE 8080
