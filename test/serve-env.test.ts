@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { envFlags, envName, SERVE_ENV } from '../src/cli/env.ts';
+import { repeatedFlag } from '../src/cli/options.ts';
 import { serveArgs } from '../src/cli/serve.ts';
 import { missingBuild, startServer } from '../scripts/lib/server-process.ts';
 import { cliWithEnv } from './helpers/cli.ts';
@@ -30,6 +31,13 @@ describe('IMGCLS_* variables', () => {
     assert.deepEqual(envFlags(serveArgs, ['--port=1'], env).args.includes('--port=9000'), false);
     // After `--` nothing is a flag.
     assert.ok(envFlags(serveArgs, ['--', '--port=1'], env).args.includes('--port=9000'));
+  });
+
+  test('a flag that takes a value takes the next word, as citty reads it, so every reader agrees on what was given', () => {
+    // citty reads `--model --port 8081` as model "--port": the port was not given, and the model list says so.
+    assert.deepEqual(repeatedFlag(['--model', '--port', '8081'], 'model', serveArgs), ['--port']);
+    assert.ok(envFlags(serveArgs, ['--model', '--port', '8081'], { IMGCLS_PORT: '9000' }).args.includes('--port=9000'));
+    assert.deepEqual(repeatedFlag(['--host', '--model', '--model', 'b'], 'model', serveArgs), ['b']);
   });
 
   test("a Kubernetes service link in IMGCLS_PORT (a Service named imgcls) is not taken for the port", () => {

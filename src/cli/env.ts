@@ -7,7 +7,7 @@
  */
 import type { ArgsDef } from 'citty';
 import { createError } from '../errors.ts';
-import { flagGiven } from './options.ts';
+import { flagsGiven } from './options.ts';
 import { serveArgs } from './serve.ts';
 
 const PREFIX = 'IMGCLS_';
@@ -56,9 +56,10 @@ export function envFlags(defs: ArgsDef, rawArgs: readonly string[], env: NodeJS.
   const args: string[] = [];
   const used: string[] = [];
   const ignored: string[] = [];
+  const given = flagsGiven(rawArgs, defs);
   for (const [name, flag] of envMap(defs)) {
     const value = env[name];
-    if (value === undefined || flagGiven(rawArgs, flag)) continue;
+    if (value === undefined || given.has(flag)) continue;
     if (flag === 'port' && SERVICE_LINK.test(value)) {
       ignored.push(`${name}=${value} (a Kubernetes service link, not a port)`);
       continue;

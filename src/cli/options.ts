@@ -154,20 +154,28 @@ export function classifierOptions(args: ModelArgValues, onWarning: (m: string) =
  */
 export function checkKnownFlags(rawArgs: readonly string[], defs: ArgsDef): void {
   const known = new Set<string>(['help', 'h']);
-  const takesValue = new Set<string>();
   for (const [name, def] of Object.entries(defs)) {
     known.add(name);
-    const aliases = 'alias' in def ? [def.alias ?? []].flat() : [];
-    for (const a of aliases) known.add(a);
+    for (const a of aliasesOf(def)) known.add(a);
     if (def.type === 'boolean') known.add(`no-${name}`);
-    else if (def.type !== 'positional') for (const n of [name, ...aliases]) takesValue.add(n);
   }
-  for (const { name, word } of flagsIn(rawArgs, (n) => takesValue.has(n))) {
+  for (const { name, word } of flagsIn(rawArgs, valueFlags(defs))) {
     if (!known.has(name)) {
       const flags = Object.keys(defs).filter((k) => defs[k]!.type !== 'positional').map((k) => `--${k}`).join(', ');
       throw createError('INVALID_OPTION', `Unknown option ${word}; this command takes ${flags}`);
     }
   }
+}
+
+const aliasesOf = (def: ArgsDef[string]): string[] => ('alias' in def ? [def.alias ?? []].flat() : []);
+
+/** The names (and aliases) of the flags in `defs` that take a value. */
+function valueFlags(defs: ArgsDef): Set<string> {
+  const names = new Set<string>();
+  for (const [name, def] of Object.entries(defs)) {
+    if (def.type !== 'boolean' && def.type !== 'positional') for (const n of [name, ...aliasesOf(def)]) names.add(n);
+  }
+  return names;
 }
 
 interface FlagWord {
@@ -179,11 +187,12 @@ interface FlagWord {
 }
 
 /**
- * The flags in `rawArgs`, up to `--`. A flag for which `takesValue` is true
- * takes the next word as its value, as citty reads it, so a value such as
- * `-0.5` or `-1/2` is not mistaken for a flag.
+ * The flags in `rawArgs`, up to `--`. A flag in `takesValue` takes the next
+ * word as its value whatever it looks like, as citty reads it: so `-0.5` or
+ * `-1/2` is a value, and so is `--port` in `--model --port 8081` (which then
+ * fails as a model named "--port" rather than being read two ways).
  */
-function flagsIn(rawArgs: readonly string[], takesValue: (name: string) => boolean): FlagWord[] {
+function flagsIn(rawArgs: readonly string[], takesValue: ReadonlySet<string>): FlagWord[] {
   const flags: FlagWord[] = [];
   for (let i = 0; i < rawArgs.length; i++) {
     const raw = rawArgs[i]!;
@@ -193,16 +202,15 @@ function flagsIn(rawArgs: readonly string[], takesValue: (name: string) => boole
     const word = eq < 0 ? raw : raw.slice(0, eq);
     const name = word.replace(/^--?/, '');
     let value = eq < 0 ? undefined : raw.slice(eq + 1);
-    // A next word starting with `--` is the next flag, not a value (`--model --port 1`).
-    if (value === undefined && takesValue(name) && i + 1 < rawArgs.length && !rawArgs[i + 1]!.startsWith('--')) value = rawArgs[++i];
+    if (value === undefined && takesValue.has(name) && i + 1 < rawArgs.length) value = rawArgs[++i];
     flags.push({ name, value, word });
   }
   return flags;
 }
 
-/** Whether `--flag`, `--flag=...` or `--no-flag` is on the command line. */
-export function flagGiven(rawArgs: readonly string[], flag: string): boolean {
-  return flagsIn(rawArgs, () => false).some((f) => f.name === flag || f.name === `no-${flag}`);
+/** The flags of `defs` on the command line, as `--flag`, `--flag=...` or `--no-flag` (named without `no-`). */
+export function flagsGiven(rawArgs: readonly string[], defs: ArgsDef): Set<string> {
+  return new Set(flagsIn(rawArgs, valueFlags(defs)).map((f) => f.name.replace(/^no-/, '')));
 }
 
 /** The model store `--store` names, telling stderr when a slow step (a conversion) starts. */
@@ -234,8 +242,8 @@ export function parseBytes(flag: string, value: string): number {
 }
 
 /** Every value of a flag given several times (citty keeps only the last). */
-export function repeatedFlag(rawArgs: readonly string[], flag: string): string[] {
-  return flagsIn(rawArgs, (n) => n === flag)
+export function repeatedFlag(rawArgs: readonly string[], flag: string, defs: ArgsDef): string[] {
+  return flagsIn(rawArgs, valueFlags(defs))
     .filter((f) => f.name === flag && f.value !== undefined && f.word.startsWith('--'))
     .map((f) => f.value!);
 }

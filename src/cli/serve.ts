@@ -106,7 +106,7 @@ export const serveCommand = defineCommand({
     const options = classifierOptions(a, (m) => io.err(`warning: ${m}`));
     options.maxPixels = config.limits.maxPixels;
     options.maxQueue = parsePositiveInt('max-queue', typeof a['max-queue'] === 'string' ? a['max-queue'] : String(DEFAULT_MAX_QUEUE));
-    const refs = repeatedFlag(rawArgs, 'model');
+    const refs = repeatedFlag(rawArgs, 'model', serveArgs);
     if (refs.length === 0) refs.push(DEFAULT_MODEL);
     const wantedDefault = typeof a.default === 'string' ? a.default : undefined;
 
