@@ -5,12 +5,9 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { cli } from './helpers/cli.ts';
-import { tempDir } from './helpers/models.ts';
+import { FIXTURES, fx, HF_COLOUR as HF, tempDir } from './helpers/models.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
-const FIXTURES = path.join(import.meta.dirname, 'fixtures');
-const HF = path.join(FIXTURES, 'models', 'hf-colour');
-const fx = (name: string) => path.join(FIXTURES, name);
 const run = promisify(execFile);
 
 describe('imgcls predict', () => {

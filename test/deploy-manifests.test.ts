@@ -17,6 +17,7 @@ import { envName, OTHER_ENV, SERVE_ENV } from '../src/cli/env.ts';
 import { mainCommand } from '../src/cli/main.ts';
 import { predictCommand } from '../src/cli/predict.ts';
 import { serveArgs } from '../src/cli/serve.ts';
+import { cpusFromQuota } from '../src/engine/cpus.ts';
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TIMEOUTS } from '../src/server/config.ts';
 import { Lifecycle } from '../src/server/lifecycle.ts';
 import { VERSION } from '../src/version.ts';
@@ -333,14 +334,14 @@ describe('deploy/ manifests', () => {
     }
   });
 
-  test('inference workers match the CPU limit (Node 20 counts the node\'s CPUs, not the limit)', () => {
+  test('inference workers match the CPU limit, counted as the default counts a quota', () => {
     for (const w of workloads) {
       const workers = command(w) === 'serve' ? serveSetting(w, 'workers') : commandLine(w).flags.get('workers')?.at(-1);
       const limit = w.resources.limits?.cpu;
       assert.ok(limit !== undefined, `${w.label}: a CPU limit`);
       assert.ok(w.resources.requests?.cpu !== undefined && w.resources.requests?.memory !== undefined, `${w.label}: CPU and memory requests`);
       assert.ok(w.resources.limits?.memory !== undefined, `${w.label}: a memory limit`);
-      assert.equal(Number(workers), Math.max(1, Math.floor(cpuCores(limit))), `${w.label}: --workers ${workers} for a CPU limit of ${limit}`);
+      assert.equal(Number(workers), cpusFromQuota(cpuCores(limit) * 100_000, 100_000), `${w.label}: --workers ${workers} for a CPU limit of ${limit}`);
     }
   });
 

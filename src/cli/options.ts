@@ -14,7 +14,7 @@ import type { Size } from '../model/spec.ts';
 import { DEFAULT_MODEL } from '../store/builtin.ts';
 import { resolveModel, type StoreOptions } from '../store/store.ts';
 import type { CliIO } from './io.ts';
-import { barProgress, progressWriter } from './progress.ts';
+import { barProgress } from './progress.ts';
 import type { Shard } from './shard.ts';
 
 const invalid = (flag: string, expected: string, value: unknown): never => {
@@ -216,7 +216,7 @@ export function flagsGiven(rawArgs: readonly string[], defs: ArgsDef): Set<strin
 /** The model store `--store` names, telling stderr when a slow step (a conversion) starts. */
 export function storeOptions(store: string | undefined, io: CliIO): StoreOptions {
   // Plain lines even on a terminal: stderr may be a server's log.
-  return { store, onProgress: (m) => io.err(m), progress: barProgress(progressWriter(io, false), false) };
+  return { store, onProgress: (m) => io.err(m), progress: barProgress(io, false) };
 }
 
 /** Where `--model` points: a built-in (converted into the store on first use), a stored name or a directory. */

@@ -130,8 +130,9 @@ export function progressWriter(io: CliIO, tty: boolean): (text: string) => void 
   return tty ? (t) => process.stderr.write(t) : (t) => io.err(t.replace(/\n$/, ''));
 }
 
-/** Download progress counted in kB: one bar per file, a line per 10% when not on a terminal. */
-export function barProgress(write: (text: string) => void, tty: boolean): FileProgress {
+/** Download progress counted in kB: one bar per file on a terminal, else a line per 10% through the command's IO. */
+export function barProgress(io: CliIO, tty: boolean): FileProgress {
+  const write = progressWriter(io, tty);
   let bar: Progress | null = null;
   let bytes = 0;
   let shown = 0;

@@ -9,11 +9,10 @@ import { CURATED_MODELS } from '../hub/curated.ts';
 import { hubSettings, VARIANTS, type Variant } from '../hub/huggingface.ts';
 import { pullHub, pullUrl, type PullOptions } from '../hub/pull.ts';
 import { isHubRef, parseDownloadUrl, parseHubRef } from '../hub/ref.ts';
-import { BUILTIN_MODELS } from '../store/builtin.ts';
 import { modelsDir } from '../store/store.ts';
 import type { CliIO, CommandData } from './io.ts';
 import { checkKnownFlags, parseChoice, storeArg } from './options.ts';
-import { barProgress, progressWriter } from './progress.ts';
+import { barProgress } from './progress.ts';
 
 const args = {
   source: { type: 'positional', description: 'hf:<org>/<repo>[@revision], or an https URL to an .onnx file', required: false },
@@ -56,10 +55,9 @@ export const pullCommand = defineCommand({
     const options: PullOptions = {
       modelsDir: modelsDir({ store: a.store }),
       name: a.name,
-      reserved: Object.keys(BUILTIN_MODELS),
       onMessage: (m) => io.err(m),
       // A terminal gets one redrawn line per file.
-      progress: barProgress(progressWriter(io, tty), tty),
+      progress: barProgress(io, tty),
     };
 
     let result;

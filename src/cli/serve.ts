@@ -124,7 +124,7 @@ export const serveCommand = defineCommand({
       }
       stopping = true;
       io.err(`imgcls: ${signal}: draining ${lifecycle.active} request(s) in flight (up to ${config.timeouts.drainMs} ms); new requests get 503`);
-      void lifecycle.drain(config.timeouts.drainMs).then(({ unfinished }) => {
+      void lifecycle.drain(config.timeouts.drainMs).then((unfinished) => {
         if (unfinished > 0) {
           io.err(`imgcls: the drain timeout (${config.timeouts.drainMs} ms) cut ${unfinished} request(s) still running`);
           cmd.exitCode = 1;

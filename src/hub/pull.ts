@@ -12,6 +12,7 @@ import { createError, isImgclsError } from '../errors.ts';
 import { makeDirectory } from '../make-directory.ts';
 import { parseLabelsFile } from '../model/labels.ts';
 import { readHuggingFaceSpec } from '../model/package.ts';
+import { BUILTIN_MODELS } from '../store/builtin.ts';
 import { withStaging, type Staging } from '../store/staging.ts';
 import { downloadFile, type FileProgress } from './download.ts';
 import { openUrl, readBody, type HttpSettings } from './http.ts';
@@ -25,8 +26,6 @@ export interface PullOptions {
   modelsDir: string;
   /** The store name; else the repository's (or the file's) name, lower-cased. */
   name?: string;
-  /** Names a pull may not take (the built-ins). */
-  reserved?: readonly string[];
   /** One line per step: what is pulled from where, and into which directory. */
   onMessage?: (text: string) => void;
   progress?: FileProgress;
@@ -44,7 +43,7 @@ const isDirectory = async (p: string): Promise<boolean> => (await stat(p).catch(
 
 function storeName(options: PullOptions, fallback: string): string {
   const name = checkModelName(options.name ?? fallback);
-  if (options.reserved?.includes(name)) {
+  if (Object.hasOwn(BUILTIN_MODELS, name)) {
     throw createError('INVALID_OPTION', `"${name}" is a built-in model's name; pull under another name with --name`);
   }
   return name;
@@ -62,8 +61,7 @@ async function existingSource(target: string, name: string, same: (s: PulledSour
 }
 
 /** Download into the staging directory, then install; failures a retry cannot resume leave nothing behind. */
-async function stage(options: PullOptions, name: string, key: string, fn: (staging: Staging) => Promise<PulledSource>): Promise<PullResult> {
-  const target = join(options.modelsDir, name);
+async function stage(options: PullOptions, name: string, target: string, key: string, fn: (staging: Staging) => Promise<PulledSource>): Promise<PullResult> {
   return withStaging(options.modelsDir, name, key, async (staging) => {
     try {
       const source = await fn(staging);
@@ -143,7 +141,7 @@ export async function pullHub(ref: HubRef, variant: Variant | undefined, hub: Hu
   options.onMessage?.(`Pulling ${formatHubRef(ref)}${info.commit ? ` (commit ${info.commit.slice(0, 7)})` : ''}${variant ? `, ${variant}` : ''} from ${hub.endpoint} into ${target}`);
   const key = JSON.stringify({ endpoint: hub.endpoint, repo: ref.repo, commit: pinned, variant: variant ?? null });
 
-  return stage(options, name, key, async (staging) => {
+  return stage(options, name, target, key, async (staging) => {
     const files: SourceFile[] = [];
     const get = async (path: string, storedAs: string): Promise<void> => {
       const dest = join(staging.dir, storedAs);
@@ -231,7 +229,7 @@ export async function pullUrl(url: URL, labels: string, sha256: string | undefin
   options.onMessage?.(`Pulling ${shownUrl(url)} (${labelList.length} labels) into ${target}`);
   const key = JSON.stringify({ url: url.href, sha256: sha256?.toLowerCase() ?? null });
 
-  return stage(options, name, key, async (staging) => {
+  return stage(options, name, target, key, async (staging) => {
     const labelsText = `${labelList.join('\n')}\n`;
     await writeFile(join(staging.dir, 'labels.txt'), labelsText);
     const got = await downloadFile({

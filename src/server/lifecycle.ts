@@ -20,11 +20,6 @@ import type { ServerResponse } from 'node:http';
 /** Routes that keep answering while draining: probes must not fail the pod before it exits. */
 const ALWAYS_ANSWERED = new Set(['/healthz', '/readyz', '/metrics', '/v2/health/live', '/v2/health/ready']);
 
-export interface DrainResult {
-  /** Requests still running when the grace period ended (0: every admitted request finished). */
-  unfinished: number;
-}
-
 export class Lifecycle {
   private inFlight = 0;
   private draining = false;
@@ -53,8 +48,11 @@ export class Lifecycle {
     });
   }
 
-  /** Stop admitting requests and wait up to `graceMs` for the admitted ones to finish. */
-  async drain(graceMs: number): Promise<DrainResult> {
+  /**
+   * Stop admitting requests and wait up to `graceMs` for the admitted ones to
+   * finish. Resolves to the requests still running when it ended (0: all finished).
+   */
+  async drain(graceMs: number): Promise<number> {
     this.draining = true;
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
@@ -66,6 +64,6 @@ export class Lifecycle {
       });
       this.onIdle = null;
     }
-    return { unfinished: this.inFlight };
+    return this.inFlight;
   }
 }

@@ -15,7 +15,7 @@ import { replaceDirectory } from './write-directory.ts';
 const STAGING = '.staging';
 const KEY_FILE = '.pull.json';
 
-export const stagingRoot = (modelsDir: string): string => join(modelsDir, STAGING);
+const stagingRoot = (modelsDir: string): string => join(modelsDir, STAGING);
 
 function alive(pid: number): boolean {
   try {

@@ -115,7 +115,6 @@ async function ensureHubModel(ref: string, options: StoreOptions): Promise<strin
   try {
     const pulled = await pullHub(parsed, undefined, hub, {
       modelsDir: modelsDir(options),
-      reserved: Object.keys(BUILTIN_MODELS),
       onMessage: options.onProgress,
       progress: options.progress,
     });

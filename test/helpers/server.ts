@@ -10,7 +10,7 @@ import { Classifier, type ClassifierOptions } from '../../src/engine/classifier.
 import { buildApp } from '../../src/server/app.ts';
 import { serverConfig } from '../../src/server/config.ts';
 import { ModelRegistry } from '../../src/server/registry.ts';
-import { COLOURS, colourModel, tempDir, writeBarePackage, FIXTURES } from './models.ts';
+import { COLOURS, colourModel, fx, tempDir, writeBarePackage } from './models.ts';
 
 export { FIXTURES } from './models.ts';
 
@@ -27,7 +27,7 @@ export const LABELLED_FIXTURES: readonly (readonly [file: string, type: string, 
 ];
 
 /** A fixture's bytes. */
-export const fixture = (name: string): Promise<Buffer> => readFile(path.join(FIXTURES, name));
+export const fixture = (name: string): Promise<Buffer> => readFile(fx(name));
 
 export interface TestModel {
   name: string;
