@@ -4,25 +4,26 @@
 // server: requests/s and the server's peak RSS. The settings alternate in order over the rounds, so a slow spell on
 // this shared machine does not land on one setting only. Needs `npm run build` (the servers run dist/).
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { benchPhotos } from './bench/photos.ts';
 import { httpLoad, startServer } from './bench/http.ts';
-import { markdownTable } from './lib-nsfw/common.ts';
+import { alternating } from './bench/rounds.ts';
+import { markdownTable, parseCommandLine } from './lib-nsfw/common.ts';
 import { START_ENV } from './lib/server-process.ts';
 
+// Debian's libjemalloc2 on x86-64; the row is left out where it is not installed.
 const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
-const settings: { name: string; env: Record<string, string> }[] = [
+const settings: { name: string; env: Readonly<Record<string, string>> }[] = [
   { name: 'none (glibc defaults)', env: {} },
-  { name: `npm start (${Object.entries(START_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`, env: { ...START_ENV } },
+  { name: `npm start (${Object.entries(START_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`, env: START_ENV },
   { name: 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576', env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' } },
   { name: 'GLIBC_TUNABLES=glibc.malloc.hugetlb=1', env: { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } },
   { name: 'MALLOC_ARENA_MAX=2', env: { MALLOC_ARENA_MAX: '2' } },
-  ...(existsSync(JEMALLOC) ? [{ name: 'jemalloc (LD_PRELOAD, as the container)', env: { LD_PRELOAD: JEMALLOC } }] : []),
+  ...(existsSync(JEMALLOC) ? [{ name: 'jemalloc (LD_PRELOAD)', env: { LD_PRELOAD: JEMALLOC } }] : []),
 ];
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '2' }, photos: { type: 'string', default: '2560x1600,4000x3000' } } });
+const usage = 'usage: npm run bench:env -- [--seconds 8] [--rounds 2] [--photos 2560x1600,4000x3000]';
+const { values } = parseCommandLine({ seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '2' }, photos: { type: 'string', default: '2560x1600,4000x3000' } }, usage);
 const seconds = Number(values.seconds);
-const rounds = Number(values.rounds);
 const wanted = values.photos.split(',');
 const photos = (await benchPhotos()).filter((p) => wanted.some((w) => p.name.startsWith(w)));
 if (photos.length === 0) throw new Error(`no bench photo matches --photos ${values.photos}`);
@@ -32,27 +33,25 @@ const managed = new Set(settings.flatMap((s) => Object.keys(s.env)));
 const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !managed.has(k)));
 
 const rows: string[][] = [];
-for (let round = 1; round <= rounds; round++) {
-  for (const setting of round % 2 ? settings : [...settings].reverse()) {
-    const server = await startServer([], { env: { ...baseEnv, ...setting.env }, startEnv: {} });
-    try {
-      const cells: string[] = [String(round), setting.name];
-      let peak = 0;
-      for (const photo of photos) {
-        const rps: string[] = [];
-        for (const concurrency of [8, 32]) {
-          console.error(`round ${round}, ${setting.name}: ${photo.name}, concurrency ${concurrency}`);
-          const r = await httpLoad(server, { bytes: photo.bytes, filename: photo.filename, contentType: photo.contentType }, { concurrency, seconds });
-          peak = Math.max(peak, r.peakRssMB);
-          rps.push(r.rps.toFixed(1));
-        }
-        cells.push(rps.join(', '));
+for (const [round, setting] of alternating(settings, Number(values.rounds))) {
+  const server = await startServer([], { env: { ...baseEnv, ...setting.env }, startEnv: {} });
+  try {
+    const cells: string[] = [String(round), setting.name];
+    let peak = 0;
+    for (const photo of photos) {
+      const rps: string[] = [];
+      for (const concurrency of [8, 32]) {
+        console.error(`round ${round}, ${setting.name}: ${photo.name}, concurrency ${concurrency}`);
+        const r = await httpLoad(server, photo, { concurrency, seconds });
+        peak = Math.max(peak, r.peakRssMB);
+        rps.push(r.rps.toFixed(1));
       }
-      cells.push(String(Math.round(peak)));
-      rows.push(cells);
-    } finally {
-      await server.stop();
+      cells.push(rps.join(', '));
     }
+    cells.push(String(Math.round(peak)));
+    rows.push(cells);
+  } finally {
+    await server.stop();
   }
 }
 const header = ['round', 'environment', ...photos.map((p) => `${p.name}: requests/s at c8, c32`), 'peak RSS MB'];

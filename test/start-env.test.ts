@@ -15,11 +15,11 @@ import { promisify } from 'node:util';
 import { START_ENV } from '../scripts/lib/server-process.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
+const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
 
 const assignments = (command: string) => Object.fromEntries([...command.matchAll(/(?:^|\s)([A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
 
 test("npm start's variables are the ones benchmark servers start with, and the ones npm run bench runs under", () => {
-  const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   assert.deepEqual(assignments(scripts.start!), START_ENV);
   assert.match(scripts.start!, /node bin\/imgcls\.js serve$/);
   // The in-process level is compared with the server: both under the same allocator.
@@ -27,7 +27,6 @@ test("npm start's variables are the ones benchmark servers start with, and the o
 });
 
 test('the shell npm runs the start script with hands those variables to the server process', async () => {
-  const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   // The same command line with the server swapped for a process that prints its environment.
   const command = scripts.start!.replace('node bin/imgcls.js serve', `"${process.execPath}" -e "console.log(JSON.stringify(process.env))"`);
   const { stdout } = await promisify(execFile)('/bin/sh', ['-c', command], { env: { PATH: process.env.PATH } });

@@ -3,7 +3,7 @@
  * loaded over the network with autocannon, `POST /predict` with one image as
  * multipart/form-data.
  *
- * - startServer() (scripts/lib/server-process.ts, re-exported) spawns
+ * - startServer() (scripts/lib/server-process.ts, plus IMGCLS_BENCH_NODE_FLAGS) spawns
  *   `node bin/imgcls.js serve` (it runs dist/: build first) and waits for
  *   GET /readyz to answer 200.
  * - httpLoad() runs one autocannon instance for warmup + seconds and counts
@@ -33,10 +33,20 @@ import { basename, extname } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { getOnce, sleep, startServer, type ServerHandle } from '../lib/server-process.ts';
+import { getOnce, sleep, startServer as startServerProcess, type ServerHandle, type StartOptions } from '../lib/server-process.ts';
 import { percentile } from './drive.ts';
 
-export { startServer, type ServerHandle };
+export type { ServerHandle };
+
+/**
+ * A benchmark's server: startServer (scripts/lib/server-process.ts) with the
+ * Node flags in IMGCLS_BENCH_NODE_FLAGS put first, for flags NODE_OPTIONS
+ * refuses (`--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ */
+export function startServer(args: string[], options: StartOptions = {}): Promise<ServerHandle> {
+  const fromEnv = (process.env.IMGCLS_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  return startServerProcess(args, { ...options, nodeArgs: [...fromEnv, ...(options.nodeArgs ?? [])] });
+}
 
 const BOUNDARY = '----imgclsBenchBoundary7MA4YWxkTrZu0gW';
 const PROBE_INTERVAL_MS = 100;
@@ -276,13 +286,14 @@ const CONTENT_TYPES: Record<string, string> = {
   '.tiff': 'image/tiff',
 };
 
+/** An image file as an upload, its media type from its extension. */
+export function imageUpload(imagePath: string): ImageUpload {
+  return { bytes: readFileSync(imagePath), filename: basename(imagePath), contentType: CONTENT_TYPES[extname(imagePath).toLowerCase()] ?? 'application/octet-stream' };
+}
+
 async function main(): Promise<void> {
   const imagePath = process.argv[2] ?? '/usr/lib/python3/dist-packages/skimage/data/chelsea.png';
-  const image: ImageUpload = {
-    bytes: readFileSync(imagePath),
-    filename: basename(imagePath),
-    contentType: CONTENT_TYPES[extname(imagePath).toLowerCase()] ?? 'application/octet-stream',
-  };
+  const image = imageUpload(imagePath);
   const started = performance.now();
   const server = await startServer(['--model', 'nsfw-mobilenet-v2']);
   console.log(`server ${server.url} (pid ${server.pid}) ready in ${((performance.now() - started) / 1000).toFixed(1)} s; image ${imagePath} (${image.bytes.length} bytes)`);

@@ -17,16 +17,11 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
  * The allocator settings `npm start` puts in front of `imgcls serve`
  * (package.json; test/start-env.test.ts keeps the two equal), so that a
- * benchmark measures the server as users start it (`npm run bench:env`
- * compares them with others; BENCHMARKS.md, "Memory at large photos"):
- * - two malloc arenas and a fixed 1 MB mmap threshold: otherwise each thread
- *   that decodes gets its own arena, glibc raises its threshold after the
- *   first 12 MB decode buffer is freed, and the arenas keep the later ones
- *   (4 MP photos peaked at 465-540 MB without these, 340-360 MB with them);
- * - huge pages for those mmapped buffers (glibc 2.35+): handing every buffer
- *   back to the kernel made each new one cost thousands of page faults,
- *   10-20% of the 4 MP throughput; with 2 MB pages it is 5-7%, and 12 MP
- *   photos went from 25 to 32 requests/s.
+ * benchmark measures the server as users start it. Two malloc arenas and a
+ * fixed 1 MB mmap threshold hand every freed decode buffer back to the
+ * kernel, where glibc's defaults kept 4 MP photos' 12 MB buffers in
+ * per-thread arenas; huge pages make getting them back cheap. BENCHMARKS.md,
+ * "Memory at large photos", has the measurements (`npm run bench:env`).
  * A variable already set in the environment wins.
  */
 export const START_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
@@ -64,6 +59,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Variables put under `env` (default START_ENV, as `npm start` does; {} for none). */
   startEnv?: Readonly<Record<string, string>>;
+  /** Node flags for the server (`--cpu-prof`, `--import=...`), before the script. */
+  nodeArgs?: readonly string[];
   /** Working directory (default: the repository root). */
   cwd?: string;
   /** Give up waiting for the address and readiness after this long (default 300 s: a built-in converts on first start). */
@@ -118,9 +115,7 @@ export async function startServer(args: string[], options: StartOptions = {}): P
   if (missing) throw new Error(missing);
   const readyTimeoutMs = options.readyTimeoutMs ?? 300_000;
   const bin = fileURLToPath(new URL('../../bin/imgcls.js', import.meta.url));
-  // IMGCLS_BENCH_NODE_FLAGS: Node flags for the server alone, for flags NODE_OPTIONS refuses (`--cpu-prof --cpu-prof-dir=/tmp/prof`).
-  const nodeFlags = (process.env.IMGCLS_BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  const argv = [...nodeFlags, bin, 'serve', '--port', '0', '--log-level', 'warn', ...args];
+  const argv = [...(options.nodeArgs ?? []), bin, 'serve', '--port', '0', '--log-level', 'warn', ...args];
   const env = { ...(options.startEnv ?? START_ENV), ...(options.env ?? process.env) };
   const child = spawn(process.execPath, argv, { cwd: options.cwd ?? REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   liveChildren.add(child);
