@@ -1,14 +1,13 @@
 /**
  * prepareImage's memory contract: the decode slot covers the JS resize too,
  * so full-size pixels never outlive it, and the runner hears of every
- * full-size buffer that became garbage. And the collector those reports feed.
+ * full-size buffer that became garbage (test/collector.test.ts has the
+ * collector those reports feed).
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
-import { exposeGc, pixelGarbageCollector } from '../src/engine/collector.ts';
 import { prepareImage, type PrepareSpec } from '../src/engine/image-jobs.ts';
 import { Slots } from '../src/engine/slots.ts';
 import { imagenetPreprocess, type ResampleKernel } from '../src/model/spec.ts';
@@ -69,50 +68,5 @@ describe('prepareImage', () => {
     assert.equal(!bad.ok && bad.error.code, 'CORRUPT_IMAGE');
     const good = await prepareImage({ bytes: await fixture('photo-chelsea.jpg') }, stretch('align-corners'), slots);
     assert.ok(good.ok);
-  });
-});
-
-describe('pixelGarbageCollector', () => {
-  test('asks for one asynchronous major collection each time the reported bytes reach its threshold', () => {
-    const calls: unknown[] = [];
-    const collect = pixelGarbageCollector(1000, (options) => calls.push(options));
-    collect(400);
-    collect(400);
-    assert.equal(calls.length, 0);
-    collect(400);
-    assert.deepEqual(calls, [{ type: 'major', execution: 'async' }]);
-    collect(999);
-    assert.equal(calls.length, 1);
-    collect(1);
-    assert.equal(calls.length, 2);
-  });
-
-  test("exposes V8's gc after start-up, and the asynchronous major collection the collector asks for happens", async () => {
-    const gc = exposeGc();
-    assert.ok(gc, 'gc could not be exposed');
-    const majors: number[] = [];
-    const observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) {
-        if ((entry as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors.push(entry.startTime);
-      }
-    });
-    observer.observe({ entryTypes: ['gc'] });
-    const settle = () => new Promise((r) => setTimeout(r, 300));
-    try {
-      // Synchronous: the collection runs inside the call.
-      const before = performance.now();
-      gc();
-      const after = performance.now();
-      await settle();
-      assert.ok(majors.some((t) => t >= before && t <= after), `no major collection inside gc() (${before}-${after}): ${majors.join(', ')}`);
-      // Asynchronous, as the collector asks: it starts now and finishes within a few event-loop turns.
-      const requested = performance.now();
-      gc({ type: 'major', execution: 'async' });
-      // Usually within milliseconds; a busy machine gets a few seconds.
-      for (let waited = 0; !majors.some((t) => t >= requested) && waited < 5000; waited += 50) await new Promise((r) => setTimeout(r, 50));
-      assert.ok(majors.some((t) => t >= requested), `no major collection within 5 s of asking: ${majors.join(', ')}`);
-    } finally {
-      observer.disconnect();
-    }
   });
 });

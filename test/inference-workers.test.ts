@@ -60,6 +60,32 @@ describe('inference workers', () => {
     }
   });
 
+  test('handOver moves bytes that fill their buffer to the worker, and copies views and bytes not handed over', async () => {
+    const photo = await fixture('photo-chelsea.jpg');
+    const c = await Classifier.load(HF_COLOUR, { workers: 1 });
+    try {
+      const [kept] = await c.classify([photo], { topK: 'all' });
+      // Bytes alone in their buffer, as an upload's are after it is read.
+      const whole = new Uint8Array(photo);
+      const [moved] = await c.classify([whole], { topK: 'all', handOver: true });
+      assert.equal(whole.byteLength, 0, 'the handed-over bytes left this thread');
+      // A view on a larger buffer (a pooled chunk, a request body) is copied even when handed over.
+      const body = new Uint8Array(photo.length + 10);
+      body.set(photo, 5);
+      const view = body.subarray(5, 5 + photo.length);
+      const [copied] = await c.classify([view], { topK: 'all', handOver: true });
+      assert.equal(view.byteLength, photo.length);
+      assert.deepEqual(view, new Uint8Array(photo));
+      assert.equal(photo.byteLength, 34_288, 'bytes not handed over stay');
+      for (const r of [moved, copied]) {
+        assert.ok(kept?.ok && r?.ok);
+        assert.deepEqual(r.predictions, kept.predictions);
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
   test('one worker holding two batches at once (the next decoding while one runs) gives each image its own scores', async () => {
     const inputs = await Promise.all(IMAGES.map(fixture));
     const c = await Classifier.load(HF_COLOUR, { workers: 1, maxBatch: 1 });

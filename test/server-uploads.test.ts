@@ -129,6 +129,18 @@ describe('--save-uploads', () => {
     assert.ok(!image.includes('holiday'), 'the client filename is not used');
   });
 
+  // Bigger than Node's 8 kB buffer pool, so the upload has a buffer of its own, which the server would otherwise move to the worker.
+  test('a photo larger than the buffer pool is stored whole', async () => {
+    const photo = await fixture('photo-chelsea.jpg');
+    const res = await post([['file', photo, 'cat.jpg', 'image/jpeg']]);
+    assert.equal(res.statusCode, 200, res.body);
+    const [stored] = await saved(uploads);
+    assert.ok(stored);
+    assert.equal(stored.sidecar.bytes, photo.length);
+    const meta = await sharp(path.join(uploads, stored.image)).metadata();
+    assert.deepEqual([meta.width, meta.height], [451, 300]);
+  });
+
   for (const [file, type, label] of [
     ['green.png', 'image/png', 'green'],
     ['blue.webp', 'image/webp', 'blue'],

@@ -44,6 +44,15 @@ export interface ClassifierOptions extends SessionOptions {
 
 export interface ClassifyOptions {
   topK?: TopK;
+  /**
+   * The caller will not read the bytes again: a worker pool moves each
+   * image's buffer to its worker instead of copying it, and the caller's
+   * array is left empty. Only an array that covers its whole buffer is moved.
+   * A server gains the most: the bytes leave the HTTP thread's heap at once,
+   * instead of waiting there for a full collection (BENCHMARKS.md, "Latency
+   * at concurrency 1").
+   */
+  handOver?: boolean;
 }
 
 /** Where one image's time went, in ms. */
@@ -182,7 +191,8 @@ export class Classifier {
    */
   classify(inputs: readonly Uint8Array[], options: ClassifyOptions = {}): Promise<ClassifyResult[]> {
     const k = options.topK ?? DEFAULT_TOP_K;
-    return this.admit(inputs.length, () => Promise.all(inputs.map((bytes) => this.classifyOne({ bytes }, k))));
+    const handOver = options.handOver === true;
+    return this.admit(inputs.length, () => Promise.all(inputs.map((bytes) => this.classifyOne({ bytes, handOver }, k))));
   }
 
   /** One image through the batcher; the runner decodes, resizes and runs it, and a bad image fails alone. */

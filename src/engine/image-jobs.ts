@@ -12,8 +12,12 @@ import { fitToInput } from '../image/preprocess.ts';
 import type { PreprocessSpec } from '../model/spec.ts';
 import type { Slots } from './slots.ts';
 
-/** One image: encoded bytes the runner decodes, or decoded pixels (already at the input size when `fitted`). */
-export type ImageJob = { bytes: Uint8Array } | { pixels: Pixels; fitted: boolean };
+/**
+ * One image: encoded bytes the runner decodes, or decoded pixels (already at
+ * the input size when `fitted`). `handOver` says the caller will not read the
+ * bytes again, so a worker pool may move their buffer instead of copying it.
+ */
+export type ImageJob = { bytes: Uint8Array; handOver?: boolean } | { pixels: Pixels; fitted: boolean };
 
 /**
  * Who resizes encoded images: `sharp` resizes while decoding, with

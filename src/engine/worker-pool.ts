@@ -136,19 +136,22 @@ export class WorkerPool implements InferenceRunner {
   }
 
   async runImages(images: readonly ImageJob[]): Promise<ImageOutcome[]> {
-    // Each image's bytes or pixels are copied once into a buffer of their
-    // own and moved: posting a view would clone its whole underlying buffer
-    // (a pooled chunk, a whole request body), and the caller keeps its copy
-    // (the server saves uploads and draws thumbnails from them after).
+    // Each image's bytes or pixels are moved, never cloned: posting a view
+    // would clone its whole underlying buffer (a pooled chunk, a whole
+    // request body). Bytes the caller hands over are moved as they are when
+    // they fill their buffer; anything else is copied into a buffer of its
+    // own first, because the caller keeps it (the server saves uploads and
+    // draws thumbnails from them after).
     const transfer: ArrayBuffer[] = [];
     // (Not `slice()`: on a Node Buffer it is a view, and moving its buffer would detach the caller's bytes.)
-    const own = <T extends Uint8Array | Float32Array>(data: T): T => {
-      const copy = (data instanceof Float32Array ? new Float32Array(data) : new Uint8Array(data)) as T;
-      transfer.push(copy.buffer as ArrayBuffer);
-      return copy;
+    const own = <T extends Uint8Array | Float32Array>(data: T, handOver = false): T => {
+      const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+      const moved = handOver && whole ? data : ((data instanceof Float32Array ? new Float32Array(data) : new Uint8Array(data)) as T);
+      transfer.push(moved.buffer as ArrayBuffer);
+      return moved;
     };
     const jobs = images.map((job): ImageJob => {
-      if ('bytes' in job) return { bytes: own(job.bytes) };
+      if ('bytes' in job) return { bytes: own(job.bytes, job.handOver) };
       return { pixels: { ...job.pixels, data: own(job.pixels.data) } as Pixels, fitted: job.fitted };
     });
     const done = await this.submit({ kind: 'images', id: this.nextId++, images: jobs }, transfer);

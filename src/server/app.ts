@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { createError, type ImgclsError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import type { ServerConfig } from './config.ts';
+import { collectRequestBodies } from './body-collection.ts';
 import { clientErrorHandler } from './client-errors.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { answerFor, errorBody, setRetryAfter } from './http-errors.ts';
@@ -130,6 +131,7 @@ export async function buildApp(config: ServerConfig, registry: ModelRegistry, op
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.request(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
   });
+  collectRequestBodies(app);
 
   app.setNotFoundHandler((request, reply) => {
     const err = createError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}; see /docs for the API`);

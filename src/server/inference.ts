@@ -53,11 +53,25 @@ export function refuseWhenSaturated(registry: ModelRegistry): (request: { params
   };
 }
 
-export async function classifyImages(ctx: ServerContext, log: FastifyBaseLogger, model: ServedModel, inputs: readonly ImageInput[], topK: TopK, route: string): Promise<RequestResult> {
+/**
+ * Classify a request's images. Unless the route reads the bytes after
+ * (`keepBytes`: the web page draws thumbnails) or uploads are being saved,
+ * the bytes are handed over to the model's workers and left empty here.
+ */
+export async function classifyImages(
+  ctx: ServerContext,
+  log: FastifyBaseLogger,
+  model: ServedModel,
+  inputs: readonly ImageInput[],
+  topK: TopK,
+  route: string,
+  { keepBytes = false }: { keepBytes?: boolean } = {},
+): Promise<RequestResult> {
   const { metrics, config } = ctx;
   const started = performance.now();
   const bytes = inputs.filter(isBytes);
-  const classified = await model.classifier.classify(bytes, { topK });
+  const handOver = !keepBytes && config.saveUploads === null;
+  const classified = await model.classifier.classify(bytes, { topK, handOver });
   let next = 0;
   const results = inputs.map((input): ClassifyResult => (isBytes(input) ? classified[next++]! : { ok: false, error: input }));
 

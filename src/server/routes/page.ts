@@ -64,7 +64,7 @@ export const pageRoutes: FastifyPluginAsync<ServerContext> = async (app, ctx) =>
       if (inputs.length === 0) throw createError('MISSING_IMAGE', 'No image was chosen; choose one or more image files, then press Classify');
       const served = registry.get(model || undefined);
       const topK = parseTopKField(topKField);
-      const out = await classifyImages(ctx, request.log, served, inputs, topK, '/');
+      const out = await classifyImages(ctx, request.log, served, inputs, topK, '/', { keepBytes: true });
       const cards = await Promise.all(
         out.results.map(async (r, i): Promise<ResultCard> => {
           const title = inputs.length === 1 ? 'Your image' : `Image ${i + 1}`;
