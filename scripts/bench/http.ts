@@ -13,16 +13,16 @@
  *   with hdr-histogram-js at lowestDiscernibleValue 1, i.e. integer ms, which
  *   is too coarse for a ~10 ms request. Only 2xx responses enter the
  *   latencies and rps; every response is counted by status in `statuses`.
- *   While the window runs, this process probes GET /healthz every 100 ms
- *   (plain http.request, a new connection each time, fired on schedule
- *   whether or not the previous probe has answered, so a stalled server shows
- *   as several slow probes rather than one) and samples the server's VmRSS
- *   from /proc/<pid>/status every 100 ms.
+ *   While the window runs, a worker thread of this process probes GET
+ *   /healthz every 100 ms (health-prober.mjs: a new connection each time,
+ *   fired on schedule whether or not the previous probe has answered, so a
+ *   stalled server shows as several slow probes rather than one), and this
+ *   thread samples the server's VmRSS from /proc/<pid>/status every 100 ms.
  *
- * Caveat: autocannon, the /healthz probe and the RSS sampler share this
- * process's event loop. `clientLoopDelayMaxMs` reports how late that loop ran
- * during the window, so a slow health probe can be told apart from a busy
- * client.
+ * The probe has a thread of its own because autocannon keeps this one busy:
+ * with 12 MP uploads its event loop ran up to 40-45 ms late, as late as the
+ * slowest probes measured from it. `clientLoopDelayMaxMs` still reports how
+ * late this loop ran.
  *
  * By hand: npx tsx scripts/bench/http.ts [image] (default: skimage's
  * chelsea.png), concurrency 1, 8 and 32 for 5 s each against the default
@@ -32,8 +32,9 @@ import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
-import { getOnce, sleep, startServer as startServerProcess, type ServerHandle, type StartOptions } from '../lib/server-process.ts';
+import { sleep, startServer as startServerProcess, type ServerHandle, type StartOptions } from '../lib/server-process.ts';
 import { percentile } from './drive.ts';
 
 export type { ServerHandle };
@@ -133,19 +134,7 @@ async function checkPredict(server: ServerHandle, target: string, body: Buffer, 
   if (!Array.isArray(predictions) || predictions.length === 0) fail(`POST ${target} answered 200 without predictions: ${text.slice(0, 500)}`);
 }
 
-
 const round2 = (x: number) => Math.round(x * 100) / 100;
-
-/** Time GET `url` to its full response on a fresh connection; null on failure or a non-200. */
-async function probe(url: string): Promise<number | null> {
-  const t0 = performance.now();
-  try {
-    const r = await getOnce(url, PROBE_TIMEOUT_MS);
-    return r.status === 200 ? performance.now() - t0 : null;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * POST the same image as multipart (field `file`) to `${url}/predict` with
@@ -171,9 +160,6 @@ export async function httpLoad(
   const statuses: Record<string, number> = {};
   let errors = 0;
   let timeouts = 0;
-  const healthMs: number[] = [];
-  let healthFailures = 0;
-  const probes: Promise<void>[] = [];
   let peakRssMB = 0;
   let hwmMB = 0;
   let serverGone = false;
@@ -223,27 +209,30 @@ export async function httpLoad(
     if (m.rssMB > peakRssMB) peakRssMB = m.rssMB;
     if (m.hwmMB > hwmMB) hwmMB = m.hwmMB;
   };
-  const tick = () => {
-    probes.push(
-      probe(healthUrl).then((ms) => {
-        if (ms === null) healthFailures++;
-        else healthMs.push(ms);
-      }),
-    );
-    void sample();
-  };
+  const samples: Promise<void>[] = [];
+  const tick = () => samples.push(sample());
 
   await sleep(Math.max(0, windowStart - performance.now()));
   loopDelay.enable();
+  const prober = new Worker(new URL('./health-prober.mjs', import.meta.url), {
+    workerData: { url: healthUrl, intervalMs: PROBE_INTERVAL_MS, timeoutMs: PROBE_TIMEOUT_MS },
+  });
+  const probed = new Promise<{ times: number[]; failures: number }>((resolve, reject) => {
+    prober.once('message', resolve);
+    prober.once('error', reject);
+  });
   tick();
   const sampler = setInterval(tick, PROBE_INTERVAL_MS);
   await sleep(Math.max(0, windowEnd - performance.now()));
   clearInterval(sampler);
+  prober.postMessage('stop');
   loopDelay.disable();
   await sample();
   instance!.stop();
   await finished;
-  await Promise.all(probes);
+  await Promise.all(samples);
+  const { times: healthMs, failures: healthFailures } = await probed;
+  await prober.terminate();
 
   if (serverGone) throw new Error(`the server (pid ${server.pid}) went away during the load\n--- server output ---\n${server.stderr()}`);
 
