@@ -52,14 +52,13 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /opt/imgcls/store /opt/imgcls/store
 
 # Every `serve` flag has an IMGCLS_* variable; flags given to `docker run` win.
-# The MALLOC_*/GLIBC_* variables set glibc's allocator as `npm start` does
+# The MALLOC_* variables set glibc's allocator as `npm start` does
 # (BENCHMARKS.md, "Memory at large photos").
 ENV IMGCLS_HOME=/opt/imgcls/store \
     IMGCLS_HOST=0.0.0.0 \
     IMGCLS_PORT=8080 \
     MALLOC_ARENA_MAX=2 \
-    MALLOC_MMAP_THRESHOLD_=1048576 \
-    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+    MALLOC_MMAP_THRESHOLD_=1048576
 USER 10001:10001
 VOLUME ["/models"]
 EXPOSE 8080

@@ -1,4 +1,4 @@
-// The measurement behind `npm start`'s allocator variables: `npm run bench:env -- [--seconds 8] [--rounds 2] [--photos 2560x1600,4000x3000]`.
+// The measurement behind `npm start`'s allocator variables: `npm run bench:env -- [--seconds 8] [--rounds 2] [--photos 2560x1600,4000x3000] [--only 2,3]`.
 // For each environment below, a fresh `imgcls serve` (default model, default workers) with only those variables
 // set (none of npm start's), under autocannon at concurrency 8 and then 32 on each photo, one after another on that
 // server: requests/s and the server's peak RSS. The settings alternate in order over the rounds, so a slow spell on
@@ -15,14 +15,23 @@ const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 const settings: { name: string; env: Readonly<Record<string, string>> }[] = [
   { name: 'none (glibc defaults)', env: {} },
   { name: `npm start (${Object.entries(START_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`, env: START_ENV },
-  { name: 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576', env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' } },
+  { name: 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 GLIBC_TUNABLES=glibc.malloc.hugetlb=1', env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } },
   { name: 'GLIBC_TUNABLES=glibc.malloc.hugetlb=1', env: { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } },
   { name: 'MALLOC_ARENA_MAX=2', env: { MALLOC_ARENA_MAX: '2' } },
   ...(existsSync(JEMALLOC) ? [{ name: 'jemalloc (LD_PRELOAD)', env: { LD_PRELOAD: JEMALLOC } }] : []),
 ];
 
 const usage = 'usage: npm run bench:env -- [--seconds 8] [--rounds 2] [--photos 2560x1600,4000x3000]';
-const { values } = parseCommandLine({ seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '2' }, photos: { type: 'string', default: '2560x1600,4000x3000' } }, usage);
+const { values } = parseCommandLine(
+  { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '2' }, photos: { type: 'string', default: '2560x1600,4000x3000' }, only: { type: 'string' } },
+  usage,
+);
+// --only 2,3: those rows of the table below (1-based), to compare two settings in less time.
+const chosen = values.only === undefined ? settings : values.only.split(',').map((n) => {
+  const setting = settings[Number(n) - 1];
+  if (!setting) throw new Error(`--only ${values.only}: there are settings 1 to ${settings.length}`);
+  return setting;
+});
 const seconds = Number(values.seconds);
 const wanted = values.photos.split(',');
 const photos = (await benchPhotos()).filter((p) => wanted.some((w) => p.name.startsWith(w)));
@@ -33,7 +42,7 @@ const managed = new Set(settings.flatMap((s) => Object.keys(s.env)));
 const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !managed.has(k)));
 
 const rows: string[][] = [];
-for (const [round, setting] of alternating(settings, Number(values.rounds))) {
+for (const [round, setting] of alternating(chosen, Number(values.rounds))) {
   const server = await startServer([], { env: { ...baseEnv, ...setting.env }, startEnv: {} });
   try {
     const cells: string[] = [String(round), setting.name];

@@ -20,11 +20,13 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
  * benchmark measures the server as users start it. Two malloc arenas and a
  * fixed 1 MB mmap threshold hand every freed decode buffer back to the
  * kernel, where glibc's defaults kept 4 MP photos' 12 MB buffers in
- * per-thread arenas; huge pages make getting them back cheap. BENCHMARKS.md,
+ * per-thread arenas. Not glibc's huge-page tunable: 20% more throughput on
+ * 4-12 MP photos, but faulting in 2 MB pages stalled now and then for up to
+ * 95 ms, which put /healthz over 50 ms and p99 over twice p50. BENCHMARKS.md,
  * "Memory at large photos", has the measurements (`npm run bench:env`).
  * A variable already set in the environment wins.
  */
-export const START_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
+export const START_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' };
 const OUTPUT_KEEP = 256 * 1024;
 
 /** Why a server cannot be spawned from this checkout (bin/imgcls.js runs dist/), or null when it can. */
