@@ -4,7 +4,7 @@
 // the server's peak RSS. The sizes alternate over the rounds, so a slow spell on this shared machine does not
 // land on one size only. Needs `npm run build` (the servers run dist/).
 import { benchPhotos } from './bench/photos.ts';
-import { httpLoad, startServer } from './bench/http.ts';
+import { httpLoad, withServer } from './bench/http.ts';
 import { alternating } from './bench/rounds.ts';
 import { markdownTable, parseCommandLine } from './lib-nsfw/common.ts';
 
@@ -18,8 +18,7 @@ const photos = (await benchPhotos()).filter((p) => !p.name.startsWith('2560x1600
 
 const rows: string[][] = [];
 for (const [round, size] of alternating(sizes, Number(values.rounds))) {
-  const server = await startServer(['--batch-size', String(size)]);
-  try {
+  await withServer(['--batch-size', String(size)], {}, async (server) => {
     const cells: string[] = [String(round), String(size)];
     let peak = 0;
     for (const photo of photos) {
@@ -30,9 +29,7 @@ for (const [round, size] of alternating(sizes, Number(values.rounds))) {
     }
     cells.push(String(Math.round(peak)));
     rows.push(cells);
-  } finally {
-    await server.stop();
-  }
+  });
 }
 const header = ['round', 'max batch', ...photos.flatMap((p) => [`${p.name}: requests/s (p99 ms)`, 'peak RSS MB']), 'peak RSS MB, all'];
 console.log(markdownTable(header, rows, header.map(() => 'r')));

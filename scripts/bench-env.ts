@@ -5,23 +5,26 @@
 // this shared machine does not land on one setting only. Needs `npm run build` (the servers run dist/).
 import { existsSync } from 'node:fs';
 import { benchPhotos } from './bench/photos.ts';
-import { httpLoad, startServer } from './bench/http.ts';
+import { httpLoad, withServer } from './bench/http.ts';
 import { alternating } from './bench/rounds.ts';
 import { markdownTable, parseCommandLine } from './lib-nsfw/common.ts';
 import { START_ENV } from './lib/server-process.ts';
 
 // Debian's libjemalloc2 on x86-64; the row is left out where it is not installed.
 const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
+const HUGE_PAGES = { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
+/** A setting named by its variables. */
+const variables = (env: Readonly<Record<string, string>>) => ({ name: Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' '), env });
 const settings: { name: string; env: Readonly<Record<string, string>> }[] = [
   { name: 'none (glibc defaults)', env: {} },
-  { name: `npm start (${Object.entries(START_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})`, env: START_ENV },
-  { name: 'MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=1048576 GLIBC_TUNABLES=glibc.malloc.hugetlb=1', env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } },
-  { name: 'GLIBC_TUNABLES=glibc.malloc.hugetlb=1', env: { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' } },
-  { name: 'MALLOC_ARENA_MAX=2', env: { MALLOC_ARENA_MAX: '2' } },
+  { name: `npm start (${variables(START_ENV).name})`, env: START_ENV },
+  variables({ ...START_ENV, ...HUGE_PAGES }),
+  variables(HUGE_PAGES),
+  variables({ MALLOC_ARENA_MAX: '2' }),
   ...(existsSync(JEMALLOC) ? [{ name: 'jemalloc (LD_PRELOAD)', env: { LD_PRELOAD: JEMALLOC } }] : []),
 ];
 
-const usage = 'usage: npm run bench:env -- [--seconds 8] [--rounds 2] [--photos 2560x1600,4000x3000]';
+const usage = 'usage: npm run bench:env -- [--seconds 8] [--rounds 2] [--photos 2560x1600,4000x3000] [--only 2,3]';
 const { values } = parseCommandLine(
   { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '2' }, photos: { type: 'string', default: '2560x1600,4000x3000' }, only: { type: 'string' } },
   usage,
@@ -43,8 +46,7 @@ const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !
 
 const rows: string[][] = [];
 for (const [round, setting] of alternating(chosen, Number(values.rounds))) {
-  const server = await startServer([], { env: { ...baseEnv, ...setting.env }, startEnv: {} });
-  try {
+  await withServer([], { env: { ...baseEnv, ...setting.env }, startEnv: {} }, async (server) => {
     const cells: string[] = [String(round), setting.name];
     let peak = 0;
     for (const photo of photos) {
@@ -59,9 +61,7 @@ for (const [round, setting] of alternating(chosen, Number(values.rounds))) {
     }
     cells.push(String(Math.round(peak)));
     rows.push(cells);
-  } finally {
-    await server.stop();
-  }
+  });
 }
 const header = ['round', 'environment', ...photos.map((p) => `${p.name}: requests/s at c8, c32`), 'peak RSS MB'];
 console.log(markdownTable(header, rows, header.map((_, i) => (i === 1 ? 'l' : 'r'))));

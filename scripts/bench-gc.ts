@@ -1,4 +1,4 @@
-// Where the HTTP thread pauses under load: `npm run bench:gc -- [photo name part, default 640x480] [serve flags]`. Loads `imgcls serve` at concurrency 32 for 15 s and prints the server main thread's GC pauses and event-loop delay (BENCHMARKS.md, "Goals missed").
+// Where the HTTP thread pauses under load: `npm run bench:gc -- [photo name part, default 640x480] [serve flags]`. Loads `imgcls serve` at concurrency 32 for 15 s and prints the server main thread's GC pauses and event-loop delay (BENCHMARKS.md, "Where the HTTP thread's time went" and "Latency at concurrency 1").
 import { fileURLToPath } from 'node:url';
 import { benchPhotos } from './bench/photos.ts';
 import { httpLoad, startServer } from './bench/http.ts';

@@ -4,9 +4,9 @@
 // server's own `timing` (decode, queue, inference) and the time outside it. Needs `npm run build`.
 import http from 'node:http';
 import { percentile } from './bench/drive.ts';
+import type { Timing } from '../src/server/inference.ts';
 import { imageUpload, multipartBody, startServer } from './bench/http.ts';
 
-type Timing = Record<'decode_ms' | 'queue_ms' | 'inference_ms' | 'total_ms', number>;
 const photo = process.argv[2] ?? 'test/fixtures/photo-astronaut-224.png';
 const n = Number(process.argv[3] ?? 1500);
 const server = await startServer([]);

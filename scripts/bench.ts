@@ -17,7 +17,7 @@
  * 5. Batching sweep (--levels sweep): max batch × max delay, and workers ×
  *    threads, in process at 32 in flight.
  *
- *   npm run bench                       # all levels but the sweep; ~12 minutes here
+ *   npm run bench                       # all levels but the sweep; about 6.5 minutes here
  *   npm run bench -- --levels sweep     # the batching defaults
  *   npm run bench -- --seconds 3 --levels engine,pipeline
  */
@@ -34,7 +34,7 @@ import { outputSize } from '../src/model/spec.ts';
 import { resolveModel } from '../src/store/store.ts';
 import { drive, type DriveResult } from './bench/drive.ts';
 import { writeHuggingFaceLayout } from './bench/hf-layout.ts';
-import { httpLoad, startServer, type LoadResult } from './bench/http.ts';
+import { httpLoad, withServer, type LoadResult } from './bench/http.ts';
 import { benchPhotos, type BenchPhoto } from './bench/photos.ts';
 import { openTransformersJs } from './bench/transformers-js.ts';
 import { decodeRgb, fmtMs, loadNsfwjs, markdownTable, nsfwjsScores, nsfwModel, parseCommandLine, useTfBackend } from './lib-nsfw/common.ts';
@@ -217,9 +217,8 @@ interface HttpRow {
 }
 
 async function httpLevel(photos: BenchPhoto[]): Promise<HttpRow[]> {
-  const server = await startServer(['--model', 'nsfw-mobilenet-v2', ...(store ? ['--store', store] : [])]);
   const rows: HttpRow[] = [];
-  try {
+  await withServer(['--model', 'nsfw-mobilenet-v2', ...(store ? ['--store', store] : [])], {}, async (server) => {
     for (const photo of photos) {
       const byConcurrency = new Map<number, LoadResult>();
       for (const c of [1, 8, 32]) {
@@ -228,9 +227,7 @@ async function httpLevel(photos: BenchPhoto[]): Promise<HttpRow[]> {
       }
       rows.push({ photo: photo.name, byConcurrency });
     }
-  } finally {
-    await server.stop();
-  }
+  });
   print('### HTTP end to end (`imgcls serve`, default model, POST /predict multipart, autocannon)');
   print('');
   const table: string[][] = [];

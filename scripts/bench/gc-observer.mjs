@@ -1,4 +1,4 @@
-// Preloaded into `imgcls serve` by scripts/bench-gc.ts (NODE_OPTIONS=--import): on SIGTERM, prints the main thread's GC pauses and event-loop delay.
+// Preloaded into `imgcls serve` by scripts/bench-gc.ts (an `--import=` Node flag, through startServer's nodeArgs): on SIGTERM, prints the main thread's GC pauses and event-loop delay.
 import { PerformanceObserver, monitorEventLoopDelay, constants } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 if (isMainThread) {

@@ -49,6 +49,16 @@ export function startServer(args: string[], options: StartOptions = {}): Promise
   return startServerProcess(args, { ...options, nodeArgs: [...fromEnv, ...(options.nodeArgs ?? [])] });
 }
 
+/** A server for the length of `work`, stopped whatever happens. */
+export async function withServer<T>(args: string[], options: StartOptions, work: (server: ServerHandle) => Promise<T>): Promise<T> {
+  const server = await startServer(args, options);
+  try {
+    return await work(server);
+  } finally {
+    await server.stop();
+  }
+}
+
 const BOUNDARY = '----imgclsBenchBoundary7MA4YWxkTrZu0gW';
 const PROBE_INTERVAL_MS = 100;
 const PROBE_TIMEOUT_MS = 10_000;
@@ -76,7 +86,7 @@ export interface LoadResult {
   /** Connection errors in the window, timeouts included (as autocannon counts them). */
   errors: number;
   timeouts: number;
-  /** GET /healthz from this process every 100 ms during the window, to the full response. */
+  /** GET /healthz from a worker thread of this process every 100 ms during the window, to the full response. */
   healthMaxMs: number;
   healthP99Ms: number;
   healthProbes: number;
@@ -221,18 +231,26 @@ export async function httpLoad(
     prober.once('message', resolve);
     prober.once('error', reject);
   });
-  tick();
-  const sampler = setInterval(tick, PROBE_INTERVAL_MS);
-  await sleep(Math.max(0, windowEnd - performance.now()));
-  clearInterval(sampler);
-  prober.postMessage('stop');
-  loopDelay.disable();
-  await sample();
-  instance!.stop();
-  await finished;
-  await Promise.all(samples);
-  const { times: healthMs, failures: healthFailures } = await probed;
-  await prober.terminate();
+  // Awaited below; a prober that fails meanwhile must not become an unhandled rejection.
+  probed.catch(() => {});
+  let healthMs: number[];
+  let healthFailures: number;
+  try {
+    tick();
+    const sampler = setInterval(tick, PROBE_INTERVAL_MS);
+    await sleep(Math.max(0, windowEnd - performance.now()));
+    clearInterval(sampler);
+    prober.postMessage('stop');
+    loopDelay.disable();
+    await sample();
+    instance!.stop();
+    await finished;
+    await Promise.all(samples);
+    ({ times: healthMs, failures: healthFailures } = await probed);
+  } finally {
+    // Its interval would otherwise keep this process alive after a failure.
+    await prober.terminate();
+  }
 
   if (serverGone) throw new Error(`the server (pid ${server.pid}) went away during the load\n--- server output ---\n${server.stderr()}`);
 

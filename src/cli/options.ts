@@ -208,7 +208,7 @@ function flagsIn(rawArgs: readonly string[], takesValue: ReadonlySet<string>): F
   return flags;
 }
 
-/** The flags of `defs` on the command line, as `--flag`, `--flag=...` or `--no-flag` (named without `no-`). */
+/** The flag names on the command line, as `--flag`, `--flag=...` or `--no-flag` (named without `no-`); `defs` says which flags take the next word as their value. */
 export function flagsGiven(rawArgs: readonly string[], defs: ArgsDef): Set<string> {
   return new Set(flagsIn(rawArgs, valueFlags(defs)).map((f) => f.name.replace(/^no-/, '')));
 }

@@ -66,14 +66,14 @@ export type ClassifyResult =
   | { ok: false; error: ImgclsError };
 
 /**
- * Measured on 2 vCPUs with the workers decoding (BENCHMARKS.md, "Batching"):
+ * Measured on 2 vCPUs with the workers decoding (BENCHMARKS.md, "Inference workers and batching: the defaults"):
  * batches of 1, 2 and 4 serve MobileNetV2 equally fast, and each image a
  * batch may hold costs each worker onnxruntime activation memory (about
  * 45 MB more per worker at 4 than at 1). Raise it per model where batching
  * pays: a GPU, a large model.
  */
 export const DEFAULT_MAX_BATCH = 1;
-/** Measured on 2 vCPUs (BENCHMARKS.md, "Batching"): see there for how it scales. */
+/** Measured on 2 vCPUs (BENCHMARKS.md, "Inference workers and batching: the defaults"): see there for how it scales. */
 export const DEFAULT_MAX_DELAY_MS = 0;
 export const DEFAULT_MAX_QUEUE = 256;
 

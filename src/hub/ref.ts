@@ -4,7 +4,7 @@
  * name a pulled model gets.
  */
 import { createError } from '../errors.ts';
-import { MODEL_NAME } from '../model/name.ts';
+import { isStoreName } from '../model/name.ts';
 
 export interface HubRef {
   /** `org/repo`, as the hub spells it. */
@@ -15,8 +15,6 @@ export interface HubRef {
 
 const DEFAULT_REVISION = 'main';
 
-/** A hub organisation or repository name follows the same rule as a model name. */
-const REPO_PART = MODEL_NAME;
 const REVISION = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 
 export const isHubRef = (ref: string): boolean => ref.startsWith('hf:');
@@ -35,7 +33,7 @@ export function parseHubRef(ref: string): HubRef {
   const repo = at < 0 ? body : body.slice(0, at);
   const revision = at < 0 ? DEFAULT_REVISION : body.slice(at + 1);
   const parts = repo.split('/');
-  if (parts.length !== 2 || !parts.every((p) => REPO_PART.test(p) && !p.includes('..'))) bad('the repository must be <org>/<repo>, letters, digits, ".", "_" or "-"');
+  if (parts.length !== 2 || !parts.every(isStoreName)) bad('the repository must be <org>/<repo>, letters, digits, ".", "_" or "-"');
   if (!REVISION.test(revision) || revision.includes('..')) bad(`the revision "${revision}" must be a branch, tag or commit`);
   return { repo, revision };
 }
@@ -48,7 +46,7 @@ export const formatHubRef = (ref: HubRef): string => `hf:${ref.repo}${ref.revisi
  * @throws ImgclsError INVALID_OPTION.
  */
 export function checkModelName(name: string, what = '--name'): string {
-  if (!MODEL_NAME.test(name) || name.includes('..')) {
+  if (!isStoreName(name)) {
     throw createError('INVALID_OPTION', `Expected a model name of letters, digits, '.', '_' or '-' (no '/', '\\' or '..') for ${what} but received "${name}"`);
   }
   return name;

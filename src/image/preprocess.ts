@@ -41,7 +41,10 @@ export function cropRgb<T extends Pixels>(image: T, rect: Rect): T {
 export function fitToInput(image: RgbImage, spec: PreprocessSpec): Pixels {
   const plan = planGeometry(image, spec);
   const kernel = resizeKernel(spec);
-  const resized: Pixels = kernel === 'align-corners' ? resizeAlignCorners(image, plan.resized) : resizeRgb(image, plan.resized, kernel);
+  // At the input size already, every kernel gives back the same values (align-corners reads each pixel with weight 1),
+  // so the image itself is used: no float copy, and prepareImage relies on getting its input back.
+  const same = image.width === plan.resized.width && image.height === plan.resized.height;
+  const resized: Pixels = same ? image : kernel === 'align-corners' ? resizeAlignCorners(image, plan.resized) : resizeRgb(image, plan.resized, kernel);
   return plan.crop ? cropRgb(resized, plan.crop) : resized;
 }
 

@@ -21,7 +21,7 @@
  * directly computed coordinate.
  */
 import type { ResampleKernel, Size } from '../model/spec.ts';
-import type { Pixels, RgbImage } from './pixels.ts';
+import type { FloatRgbImage, RgbImage } from './pixels.ts';
 
 interface Filter {
   support: number;
@@ -214,10 +214,7 @@ function nearest(image: RgbImage, size: Size): RgbImage {
  * pixels around its position, and nothing is averaged beyond them. The
  * result stays float, as TF.js's does.
  */
-export function resizeAlignCorners(image: RgbImage, size: Size): Pixels {
-  // At the same size every output pixel reads its own source pixel with weight 1: the same values, so no float copy
-  // (the nsfwjs benchmark's photos at the input size take this path).
-  if (image.width === size.width && image.height === size.height) return image;
+export function resizeAlignCorners(image: RgbImage, size: Size): FloatRgbImage {
   const { width: inW, height: inH, data } = image;
   const out = new Float32Array(size.width * size.height * 3);
   const scaleY = size.height > 1 ? (inH - 1) / (size.height - 1) : inH / size.height;

@@ -188,7 +188,7 @@ export async function removeModel(name: string, options: StoreOptions = {}): Pro
     throw createError('MODEL_NOT_FOUND', `The store ${storeDir(options.store)} has no model "${name}" (it has: ${names.join(', ') || 'none'})`);
   }
   try {
-    await removeDirectory(dir, root);
+    await removeDirectory(dir);
   } catch (err) {
     throw storeWriteError(err, options);
   }

@@ -29,11 +29,11 @@ export async function replaceDirectory(from: string, to: string, asideDir: strin
 }
 
 /**
- * Delete the directory `dir`: renamed into `asideDir` (an existing folder on
- * the same filesystem) first, so no reader finds it half-deleted.
+ * Delete the directory `dir`: renamed first to a dot entry beside it (which
+ * listings skip), so no reader finds it half-deleted.
  */
-export async function removeDirectory(dir: string, asideDir: string): Promise<void> {
-  const trash = join(asideDir, `.${basename(dir)}.rm-${randomUUID()}`);
+export async function removeDirectory(dir: string): Promise<void> {
+  const trash = join(dirname(dir), `.${basename(dir)}.rm-${randomUUID()}`);
   await rename(dir, trash);
   await rm(trash, { recursive: true, force: true });
 }
