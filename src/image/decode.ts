@@ -9,6 +9,7 @@ import { createError, isImgclsError } from '../errors.ts';
 import { resizeKernel, type PreprocessSpec } from '../model/spec.ts';
 import { planGeometry } from './geometry.ts';
 import type { Rect, RgbImage } from './pixels.ts';
+import { decodePlainPng } from './png.ts';
 import { cropRgb } from './preprocess.ts';
 
 // libvips' operation cache (up to 50 MB by default) keeps results to reuse
@@ -115,13 +116,22 @@ async function openAccepted(input: Uint8Array, maxPixels: number): Promise<Opene
  * CORRUPT_IMAGE when decoding fails part-way.
  */
 export async function decodeImage(input: Uint8Array, options: DecodeOptions = {}): Promise<DecodedImage> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const spec = options.spec;
+  const kernel = spec && resizeKernel(spec);
+  // TF.js's align-corners resize is float and done by preprocess.ts alone: those images come back at full size, fitted: false.
+  const fitted = spec !== undefined && kernel !== 'align-corners';
+  // A plain PNG that libvips would neither resize nor crop is decoded without it (png.ts); anything else returns null here.
+  const plain = decodePlainPng(input, (width, height) => {
+    if (width * height > maxPixels) return false;
+    if (!fitted) return true;
+    const plan = planGeometry({ width, height }, spec);
+    return plan.crop === null && plan.resized.width === width && plan.resized.height === height;
+  });
+  if (plain) return { ...plain, fitted, source: { format: 'png', width: plain.width, height: plain.height } };
   try {
-    const { image, format, width, height } = await openAccepted(input, options.maxPixels ?? DEFAULT_MAX_PIXELS);
+    const { image, format, width, height } = await openAccepted(input, maxPixels);
     let pipeline = image;
-    const spec = options.spec;
-    const kernel = spec && resizeKernel(spec);
-    // TF.js's align-corners resize is float and done by preprocess.ts alone: those images come back at full size, fitted: false.
-    const fitted = spec !== undefined && kernel !== 'align-corners';
     let jsCrop: Rect | null = null;
     if (fitted) {
       const plan = planGeometry({ width, height }, spec);

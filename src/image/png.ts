@@ -1,0 +1,167 @@
+/**
+ * Plain PNGs, decoded without libvips: small, 8-bit, non-interlaced grey or
+ * RGB (with or without alpha), as image tools and dataset scripts write them
+ * at a model's input size. At 224x224 a sharp call cost more than the
+ * decoding it did: about 0.6 ms of synchronous setup on the calling thread
+ * (sharp reads its whole options object through N-API), a second call for
+ * the header, and a thread hand-off each way. Node's zlib and a JS unfilter
+ * do the same work on the calling thread, which in the server is an inference
+ * worker (BENCHMARKS.md, "Plain PNGs without libvips").
+ *
+ * Anything else returns null and goes to sharp, which then also words every
+ * error: an interlaced, palette or 16-bit image; a chunk that could change
+ * the pixels sharp would give (a colour profile, gamma, a transparency key,
+ * EXIF orientation, animation) or that we do not know; a bad checksum;
+ * compressed data that is short, long or followed by anything. The result
+ * is byte for byte what the sharp path gives (test/png.test.ts).
+ */
+import * as zlib from 'node:zlib';
+import type { RgbImage } from './pixels.ts';
+
+/** Larger PNGs go to sharp: inflating whole would hold the filtered rows and the pixels at once, where libvips streams them. */
+export const PLAIN_PNG_MAX_PIXELS = 1 << 20;
+
+const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Ancillary chunks libvips does not turn into pixel changes: physical size, text, modification time. */
+const HARMLESS = new Set(['pHYs', 'tEXt', 'zTXt', 'iTXt', 'tIME']);
+
+/** Bytes per pixel by colour type: grey, RGB, grey + alpha, RGBA (palette, type 3, is not plain). */
+const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
+
+// zlib.crc32 arrived in Node 20.15 and 22.2; without it the fast path is off rather than unchecked.
+const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
+/**
+ * Decode `input` when it is a plain PNG whose size `accept` allows; null
+ * otherwise (including for anything malformed), for the caller to hand to
+ * sharp.
+ */
+export function decodePlainPng(input: Uint8Array, accept: (width: number, height: number) => boolean): RgbImage | null {
+  if (!crc32 || input.length < 8 + 25 + 12 || SIGNATURE.some((b, i) => input[i] !== b)) return null;
+  const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
+  const compressed: Uint8Array[] = [];
+  let header: { width: number; height: number; channels: number } | null = null;
+  let idatEnded = false;
+  let offset = 8;
+  for (;;) {
+    if (offset + 12 > input.length) return null;
+    const length = view.getUint32(offset);
+    const end = offset + 12 + length;
+    if (length > 0x7fffffff || end > input.length) return null;
+    const type = String.fromCharCode(input[offset + 4]!, input[offset + 5]!, input[offset + 6]!, input[offset + 7]!);
+    const data = input.subarray(offset + 8, offset + 8 + length);
+    if (crc32(input.subarray(offset + 4, offset + 8 + length)) !== view.getUint32(offset + 8 + length)) return null;
+    offset = end;
+    if (!header) {
+      if (type !== 'IHDR' || length !== 13) return null;
+      header = plainHeader(data, accept);
+      if (!header) return null;
+    } else if (type === 'IDAT') {
+      // IDAT chunks must follow one another.
+      if (idatEnded) return null;
+      compressed.push(data);
+    } else if (type === 'IEND') {
+      // Anything after IEND is not plain either.
+      if (length !== 0 || offset !== input.length || compressed.length === 0) return null;
+      break;
+    } else if (HARMLESS.has(type)) {
+      if (compressed.length > 0) idatEnded = true;
+    } else {
+      return null;
+    }
+  }
+  return unfilter(compressed, header);
+}
+
+/** Width, height and bytes per pixel from IHDR's 13 bytes, when they describe a plain image `accept` allows. */
+function plainHeader(data: Uint8Array, accept: (width: number, height: number) => boolean): { width: number; height: number; channels: number } | null {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const width = view.getUint32(0);
+  const height = view.getUint32(4);
+  const [depth, colourType, compression, filter, interlace] = [data[8], data[9], data[10], data[11], data[12]];
+  const channels = CHANNELS[colourType!];
+  if (depth !== 8 || !channels || compression !== 0 || filter !== 0 || interlace !== 0) return null;
+  if (width === 0 || height === 0 || width * height > PLAIN_PNG_MAX_PIXELS || !accept(width, height)) return null;
+  return { width, height, channels };
+}
+
+/** Inflate the rows, undo each row's filter in place and keep the colour channels as RGB. */
+function unfilter(compressed: Uint8Array[], { width, height, channels }: { width: number; height: number; channels: number }): RgbImage | null {
+  const stride = width * channels;
+  const expected = height * (stride + 1);
+  let rows: Buffer;
+  try {
+    const joined = compressed.length === 1 ? compressed[0]! : Buffer.concat(compressed);
+    const { buffer, engine } = zlib.inflateSync(joined, { maxOutputLength: expected, info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    // Short data, or bytes after the zlib stream: libpng would warn, and sharp refuses on a warning.
+    if (buffer.length !== expected || engine.bytesWritten !== joined.length) return null;
+    rows = buffer;
+  } catch {
+    // Not zlib, a bad Adler-32, or more rows than the header says.
+    return null;
+  }
+  const out = new Uint8Array(width * height * 3);
+  const bpp = channels;
+  for (let y = 0; y < height; y++) {
+    const start = y * (stride + 1) + 1;
+    const kind = rows[start - 1];
+    const prior = start - (stride + 1);
+    // The row above, or zeros for the first row (the up, average and Paeth filters read it).
+    const up = y === 0 ? null : prior;
+    switch (kind) {
+      case 0:
+        break;
+      case 1:
+        for (let i = start + bpp; i < start + stride; i++) rows[i] = (rows[i]! + rows[i - bpp]!) & 255;
+        break;
+      case 2:
+        if (up !== null) for (let i = 0; i < stride; i++) rows[start + i] = (rows[start + i]! + rows[up + i]!) & 255;
+        break;
+      case 3:
+        for (let i = 0; i < stride; i++) {
+          const left = i >= bpp ? rows[start + i - bpp]! : 0;
+          const above = up !== null ? rows[up + i]! : 0;
+          rows[start + i] = (rows[start + i]! + ((left + above) >> 1)) & 255;
+        }
+        break;
+      case 4:
+        for (let i = 0; i < stride; i++) {
+          const a = i >= bpp ? rows[start + i - bpp]! : 0;
+          const b = up !== null ? rows[up + i]! : 0;
+          const c = i >= bpp && up !== null ? rows[up + i - bpp]! : 0;
+          const p = a + b - c;
+          const pa = Math.abs(p - a);
+          const pb = Math.abs(p - b);
+          const pc = Math.abs(p - c);
+          const predictor = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+          rows[start + i] = (rows[start + i]! + predictor) & 255;
+        }
+        break;
+      default:
+        return null;
+    }
+    copyRow(rows, start, out, y * width * 3, width, channels);
+  }
+  return { data: out, width, height };
+}
+
+/** One unfiltered row into RGB: grey is repeated into the three channels, alpha is dropped (as sharp's removeAlpha does). */
+function copyRow(rows: Buffer, start: number, out: Uint8Array, at: number, width: number, channels: number): void {
+  if (channels === 3) {
+    out.set(rows.subarray(start, start + width * 3), at);
+    return;
+  }
+  for (let x = 0, i = start, o = at; x < width; x++, i += channels, o += 3) {
+    const r = rows[i]!;
+    if (channels <= 2) {
+      out[o] = r;
+      out[o + 1] = r;
+      out[o + 2] = r;
+    } else {
+      out[o] = r;
+      out[o + 1] = rows[i + 1]!;
+      out[o + 2] = rows[i + 2]!;
+    }
+  }
+}

@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import * as zlib from 'node:zlib';
+import sharp from 'sharp';
+import { isImgclsError } from '../src/errors.ts';
+import { decodeImage } from '../src/image/decode.ts';
+import { decodePlainPng, PLAIN_PNG_MAX_PIXELS } from '../src/image/png.ts';
+import { imagenetPreprocess } from '../src/model/spec.ts';
+
+const crc32 = (zlib as unknown as { crc32: (data: Uint8Array) => number }).crc32;
+const any = () => true;
+
+/** What the sharp path gives for these bytes: the reference the fast path must equal byte for byte. */
+async function viaSharp(bytes: Uint8Array): Promise<Buffer> {
+  return sharp(bytes, { failOn: 'warning', autoOrient: true }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer();
+}
+
+function chunk(type: string, data: Uint8Array): Buffer {
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const out = Buffer.alloc(body.length + 8);
+  out.writeUInt32BE(data.length, 0);
+  body.copy(out, 4);
+  out.writeUInt32BE(crc32(body), body.length + 4);
+  return out;
+}
+
+interface PngOptions {
+  colourType?: number;
+  depth?: number;
+  interlace?: number;
+  /** The filter each row gets, cycling; the pixels are filtered with it so that they decode to `pixels`. */
+  filters?: number[];
+  /** Chunks between IHDR and IDAT. */
+  before?: Buffer[];
+  /** Split the compressed data over this many IDAT chunks. */
+  idats?: number;
+  /** Bytes appended to the compressed data (inside IDAT). */
+  trailing?: Uint8Array;
+}
+
+/** A PNG of `pixels` (channels per colour type, 8-bit) written with the filters asked for: a small encoder, so every filter type is covered. */
+function encodePng(width: number, height: number, pixels: Uint8Array, options: PngOptions = {}): Buffer {
+  const colourType = options.colourType ?? 2;
+  const bpp = { 0: 1, 2: 3, 4: 2, 6: 4 }[colourType]!;
+  const stride = width * bpp;
+  const filters = options.filters ?? [0];
+  const rows = Buffer.alloc(height * (stride + 1));
+  for (let y = 0; y < height; y++) {
+    const kind = filters[y % filters.length]!;
+    rows[y * (stride + 1)] = kind;
+    for (let i = 0; i < stride; i++) {
+      const x = pixels[y * stride + i]!;
+      const a = i >= bpp ? pixels[y * stride + i - bpp]! : 0;
+      const b = y > 0 ? pixels[(y - 1) * stride + i]! : 0;
+      const c = i >= bpp && y > 0 ? pixels[(y - 1) * stride + i - bpp]! : 0;
+      const p = a + b - c;
+      const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+      const predictor = [0, a, b, (a + b) >> 1, paeth][kind] ?? 0;
+      rows[y * (stride + 1) + 1 + i] = (x - predictor) & 255;
+    }
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([options.depth ?? 8, colourType, 0, 0, options.interlace ?? 0], 8);
+  const compressed = Buffer.concat([zlib.deflateSync(rows), options.trailing ?? new Uint8Array()]);
+  const parts = options.idats ?? 1;
+  const size = Math.ceil(compressed.length / parts);
+  const idats = Array.from({ length: parts }, (_, i) => chunk('IDAT', compressed.subarray(i * size, (i + 1) * size)));
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk('IHDR', ihdr), ...(options.before ?? []), ...idats, chunk('IEND', new Uint8Array())]);
+}
+
+/** Pixels that exercise every filter's arithmetic: noise, so predictions over- and underflow. */
+function noise(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let s = seed;
+  for (let i = 0; i < length; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    out[i] = s >>> 24;
+  }
+  return out;
+}
+
+describe('decodePlainPng: the same pixels as sharp', () => {
+  for (const [colourType, name] of [
+    [0, 'grey'],
+    [2, 'RGB'],
+    [4, 'grey + alpha'],
+    [6, 'RGBA'],
+  ] as const) {
+    test(`${name}, every filter type, odd size`, async () => {
+      const bpp = { 0: 1, 2: 3, 4: 2, 6: 4 }[colourType];
+      const [width, height] = [13, 11];
+      const png = encodePng(width, height, noise(width * height * bpp, colourType + 1), { colourType, filters: [0, 1, 2, 3, 4, 4, 3, 2, 1] });
+      const plain = decodePlainPng(png, any);
+      assert.ok(plain, 'a plain PNG is decoded');
+      assert.deepEqual([plain.width, plain.height], [width, height]);
+      assert.deepEqual(Buffer.from(plain.data), await viaSharp(png));
+    });
+  }
+
+  test('PNGs sharp writes (adaptive filtering, RGB and RGBA), split over several IDAT chunks or not', async () => {
+    for (const channels of [3, 4] as const) {
+      const raw = noise(40 * 30 * channels, 7);
+      for (let i = 0; i < raw.length; i += 5) raw[i] = 128; // some structure, so filters other than none win
+      const png = await sharp(raw, { raw: { width: 40, height: 30, channels } }).png({ adaptiveFiltering: true }).toBuffer();
+      const plain = decodePlainPng(png, any);
+      assert.ok(plain);
+      assert.deepEqual(Buffer.from(plain.data), await viaSharp(png));
+    }
+    const split = encodePng(20, 20, noise(20 * 20 * 3, 3), { idats: 4, filters: [4] });
+    assert.deepEqual(Buffer.from(decodePlainPng(split, any)!.data), await viaSharp(split));
+  });
+
+  test('the photo fixtures at input size', async () => {
+    for (const name of ['photo-astronaut-224.png', 'photo-coffee-224.png']) {
+      const png = await readFile(path.join(import.meta.dirname, 'fixtures', name));
+      assert.deepEqual(Buffer.from(decodePlainPng(png, any)!.data), await viaSharp(png), name);
+    }
+  });
+
+  test('harmless chunks (text, physical size, time) stay on the fast path', async () => {
+    const png = encodePng(8, 8, noise(8 * 8 * 3, 9), { before: [chunk('tEXt', Buffer.from('Comment\0hi')), chunk('pHYs', Buffer.alloc(9))] });
+    assert.ok(decodePlainPng(png, any));
+  });
+});
+
+describe('decodePlainPng: anything not plain goes to sharp (null)', () => {
+  const rgb = noise(16 * 16 * 3, 5);
+  const cases: [string, () => Promise<Uint8Array> | Uint8Array][] = [
+    ['interlaced (Adam7)', () => sharp(rgb, { raw: { width: 16, height: 16, channels: 3 } }).png({ progressive: true }).toBuffer()],
+    ['palette', () => sharp(rgb, { raw: { width: 16, height: 16, channels: 3 } }).png({ palette: true }).toBuffer()],
+    ['16-bit', () => readFile(path.join(import.meta.dirname, 'fixtures', 'green-16bit.png'))],
+    ['a colour profile (iCCP)', () => sharp(rgb, { raw: { width: 16, height: 16, channels: 3 } }).withIccProfile('p3').png().toBuffer()],
+    ['gamma (gAMA)', () => encodePng(16, 16, rgb, { before: [chunk('gAMA', Buffer.from([0, 0, 0xb1, 0x8f]))] })],
+    ['a transparency key (tRNS)', () => encodePng(16, 16, rgb, { before: [chunk('tRNS', Buffer.alloc(6))] })],
+    ['EXIF (eXIf)', () => encodePng(16, 16, rgb, { before: [chunk('eXIf', Buffer.from('MM\0*'))] })],
+    ['an unknown chunk', () => encodePng(16, 16, rgb, { before: [chunk('abCd', Buffer.alloc(3))] })],
+    ['an unknown filter type', () => encodePng(16, 16, rgb, { filters: [0, 5] })],
+    ['bytes after the zlib stream', () => encodePng(16, 16, rgb, { trailing: Buffer.from([1, 2, 3]) })],
+    ['fewer rows than the header says', () => { const png = encodePng(16, 16, rgb); png.writeUInt32BE(17, 20); png.writeUInt32BE(crc32(png.subarray(12, 29)), 29); return png; }],
+    ['more rows than the header says', () => { const png = encodePng(16, 16, rgb); png.writeUInt32BE(15, 20); png.writeUInt32BE(crc32(png.subarray(12, 29)), 29); return png; }],
+    ['a bad chunk checksum', () => { const png = encodePng(16, 16, rgb); png[png.length - 13]! ^= 1; return png; }],
+    ['truncated', () => encodePng(16, 16, rgb).subarray(0, 200)],
+    ['bytes after IEND', () => Buffer.concat([encodePng(16, 16, rgb), Buffer.from([0])])],
+    ['IDAT chunks apart', () => { const png = encodePng(16, 16, rgb, { idats: 2 }); const at = png.indexOf('IDAT', 40) - 4; const second = png.indexOf('IDAT', at + 8) - 4; return Buffer.concat([png.subarray(0, second), chunk('tEXt', Buffer.from('a\0b')), png.subarray(second)]); }],
+    ['a JPEG', () => sharp(rgb, { raw: { width: 16, height: 16, channels: 3 } }).jpeg().toBuffer()],
+    ['empty', () => new Uint8Array()],
+  ];
+  for (const [name, make] of cases) {
+    test(name, async () => {
+      assert.equal(decodePlainPng(await make(), any), null);
+    });
+  }
+
+  test('a size the caller does not accept, or more than PLAIN_PNG_MAX_PIXELS', () => {
+    const png = encodePng(16, 16, rgb);
+    assert.equal(decodePlainPng(png, (w, h) => w * h < 256), null);
+    const sizes: [number, number][] = [];
+    decodePlainPng(png, (w, h) => (sizes.push([w, h]), true));
+    assert.deepEqual(sizes, [[16, 16]]);
+    const wide = encodePng(PLAIN_PNG_MAX_PIXELS + 1, 1, new Uint8Array((PLAIN_PNG_MAX_PIXELS + 1) * 3));
+    assert.equal(decodePlainPng(wide, any), null);
+    assert.ok(decodePlainPng(encodePng(PLAIN_PNG_MAX_PIXELS, 1, new Uint8Array(PLAIN_PNG_MAX_PIXELS * 3)), any));
+  });
+});
+
+describe('decodeImage with plain PNGs', () => {
+  const rgb = noise(24 * 24 * 3, 11);
+  const png = encodePng(24, 24, rgb, { filters: [1, 4] });
+
+  test('no spec, or the align-corners resize: full-size pixels from the fast path, equal to sharp', async () => {
+    const img = await decodeImage(png);
+    assert.deepEqual(Buffer.from(img.data), await viaSharp(png));
+    assert.deepEqual(img.source, { format: 'png', width: 24, height: 24 });
+    assert.equal(img.fitted, false);
+  });
+
+  test('a sharp-resized spec already at the size: fitted, unchanged pixels', async () => {
+    const spec = { ...imagenetPreprocess(), resize: { mode: 'stretch' as const, size: { width: 24, height: 24 }, kernel: 'linear' as const }, crop: null };
+    const img = await decodeImage(png, { spec });
+    assert.equal(img.fitted, true);
+    assert.deepEqual(Buffer.from(img.data), Buffer.from(rgb));
+  });
+
+  test('a spec that resizes or crops still goes through libvips', async () => {
+    // Resized to 256 on the shorter side, then centre-cropped to 224.
+    const img = await decodeImage(png, { spec: imagenetPreprocess() });
+    assert.equal(img.fitted, true);
+    assert.deepEqual([img.width, img.height], [224, 224]);
+  });
+
+  test('libvips never sees a plain PNG: decoding works with its PNG loader blocked', async () => {
+    sharp.block({ operation: ['VipsForeignLoadPng'] });
+    try {
+      assert.equal((await decodeImage(png)).width, 24);
+      // The loader really is blocked: an interlaced PNG, which is not plain, fails.
+      const interlaced = await sharp(rgb, { raw: { width: 24, height: 24, channels: 3 } }).png({ progressive: true }).toBuffer();
+      await assert.rejects(decodeImage(interlaced), (err) => isImgclsError(err) && err.code === 'UNSUPPORTED_MEDIA_TYPE');
+    } finally {
+      sharp.unblock({ operation: ['VipsForeignLoadPng'] });
+    }
+  });
+
+  test('errors still come from sharp: pixel limit, bad checksum', async () => {
+    await assert.rejects(decodeImage(png, { maxPixels: 100 }), (err) => isImgclsError(err) && err.code === 'IMAGE_TOO_LARGE' && /24x24/.test(err.message));
+    const bad = Buffer.from(png);
+    bad[bad.length - 13]! ^= 1;
+    await assert.rejects(decodeImage(bad), (err) => isImgclsError(err) && err.code === 'CORRUPT_IMAGE');
+  });
+});
