@@ -155,7 +155,7 @@ async function stagesLevel(photos: BenchPhoto[], models: { label: string; dir: s
     }
     await c.close();
   }
-  print(markdownTable(['model', 'photo', 'decode (sharp)', 'resize (JS)', 'tensor', 'model (1 thread)', 'JSON', 'decode+resize share'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']));
+  print(markdownTable(['model', 'photo', 'decode', 'resize (JS)', 'tensor', 'model (1 thread)', 'JSON', 'decode+resize share'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']));
   print('');
 }
 

@@ -2,7 +2,8 @@
  * Decoding: the only module that imports sharp. Turns encoded bytes into
  * 8-bit sRGB RGB pixels, with EXIF orientation applied. Given a preprocessing
  * spec, it also resizes and crops in the same libvips pipeline, so JPEG and
- * WebP are shrunk while loading instead of being decoded at full size.
+ * WebP are shrunk while loading instead of being decoded at full size. Small
+ * plain PNGs that need no libvips resize are decoded by png.ts instead.
  */
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { createError, isImgclsError } from '../errors.ts';
