@@ -9,11 +9,12 @@
  * worker (BENCHMARKS.md, "Plain PNGs without libvips").
  *
  * Anything else returns null and goes to sharp, which then also words every
- * error: an interlaced, palette or 16-bit image; a chunk that could change
- * the pixels sharp would give (a colour profile, gamma, a transparency key,
- * EXIF orientation, animation) or that we do not know; a bad checksum;
- * compressed data that is short, long or followed by anything. The result
- * is byte for byte what the sharp path gives (test/png.test.ts).
+ * error: an interlaced, palette or 16-bit image; any ancillary chunk but
+ * pHYs (a colour profile, gamma, a transparency key, EXIF orientation,
+ * animation would change the pixels sharp gives; a malformed text chunk
+ * would make it refuse); a bad checksum; compressed data that is short, long
+ * or followed by anything. The result is byte for byte what the sharp path
+ * gives, and what it accepts sharp accepts (test/png.test.ts).
  */
 import * as zlib from 'node:zlib';
 import type { RgbImage } from './pixels.ts';
@@ -23,8 +24,6 @@ export const PLAIN_PNG_MAX_PIXELS = 1 << 20;
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-/** Ancillary chunks libvips does not turn into pixel changes: physical size, text, modification time. */
-const HARMLESS = new Set(['pHYs', 'tEXt', 'zTXt', 'iTXt', 'tIME']);
 
 /** Bytes per pixel by colour type: grey, RGB, grey + alpha, RGBA (palette, type 3, is not plain). */
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
@@ -42,7 +41,7 @@ export function decodePlainPng(input: Uint8Array, accept: (width: number, height
   const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   const compressed: Uint8Array[] = [];
   let header: { width: number; height: number; channels: number } | null = null;
-  let idatEnded = false;
+  let physicalSize = false;
   let offset = 8;
   for (;;) {
     if (offset + 12 > input.length) return null;
@@ -58,15 +57,15 @@ export function decodePlainPng(input: Uint8Array, accept: (width: number, height
       header = plainHeader(data, accept);
       if (!header) return null;
     } else if (type === 'IDAT') {
-      // IDAT chunks must follow one another.
-      if (idatEnded) return null;
       compressed.push(data);
     } else if (type === 'IEND') {
       // Anything after IEND is not plain either.
       if (length !== 0 || offset !== input.length || compressed.length === 0) return null;
       break;
-    } else if (HARMLESS.has(type)) {
-      if (compressed.length > 0) idatEnded = true;
+    } else if (type === 'pHYs' && length === 9 && !physicalSize && compressed.length === 0) {
+      // The one ancillary chunk allowed (sharp writes it; it does not touch the pixels), once, where libpng wants it.
+      // Any other, even text, goes to sharp: libpng warns about malformed ones and sharp refuses on a warning.
+      physicalSize = true;
     } else {
       return null;
     }
