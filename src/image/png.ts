@@ -13,8 +13,11 @@
  * pHYs (a colour profile, gamma, a transparency key, EXIF orientation,
  * animation would change the pixels sharp gives; a malformed text chunk
  * would make it refuse); a bad checksum; compressed data that is short, long
- * or followed by anything. The result is byte for byte what the sharp path
- * gives, and what it accepts sharp accepts (test/png.test.ts).
+ * or followed by anything, or that declares a smaller zlib window than its
+ * rows need; more chunks or compressed bytes than a plain image of its size
+ * needs. Some of these sharp would accept: the rule is only that what is
+ * decoded here is byte for byte what the sharp path gives, and that sharp
+ * accepts it too (test/png.test.ts).
  */
 import * as zlib from 'node:zlib';
 import type { RgbImage } from './pixels.ts';
@@ -27,6 +30,9 @@ const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /** Bytes per pixel by colour type: grey, RGB, grey + alpha, RGBA (palette, type 3, is not plain). */
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
+
+/** Far more IDAT chunks than any encoder writes for 1 MP (512 of 8 kB): past it, sharp, which streams them in constant memory. */
+const MAX_CHUNKS = 4096;
 
 // zlib.crc32 arrived in Node 20.15 and 22.2; without it the fast path is off rather than unchecked.
 const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
@@ -42,9 +48,10 @@ export function decodePlainPng(input: Uint8Array, accept: (width: number, height
   const compressed: Uint8Array[] = [];
   let header: { width: number; height: number; channels: number } | null = null;
   let physicalSize = false;
+  let imageData = false;
   let offset = 8;
-  for (;;) {
-    if (offset + 12 > input.length) return null;
+  for (let chunks = 0; ; chunks++) {
+    if (offset + 12 > input.length || chunks > MAX_CHUNKS) return null;
     const length = view.getUint32(offset);
     const end = offset + 12 + length;
     if (length > 0x7fffffff || end > input.length) return null;
@@ -57,12 +64,14 @@ export function decodePlainPng(input: Uint8Array, accept: (width: number, height
       header = plainHeader(data, accept);
       if (!header) return null;
     } else if (type === 'IDAT') {
-      compressed.push(data);
+      // Empty IDAT chunks are legal (libpng reads past them); they add nothing to inflate.
+      imageData = true;
+      if (length > 0) compressed.push(data);
     } else if (type === 'IEND') {
       // Anything after IEND is not plain either.
       if (length !== 0 || offset !== input.length || compressed.length === 0) return null;
       break;
-    } else if (type === 'pHYs' && length === 9 && !physicalSize && compressed.length === 0) {
+    } else if (type === 'pHYs' && length === 9 && !physicalSize && !imageData) {
       // The one ancillary chunk allowed (sharp writes it; it does not touch the pixels), once, where libpng wants it.
       // Any other, even text, goes to sharp: libpng warns about malformed ones and sharp refuses on a warning.
       physicalSize = true;
@@ -89,11 +98,19 @@ function plainHeader(data: Uint8Array, accept: (width: number, height: number) =
 function unfilter(compressed: Uint8Array[], { width, height, channels }: { width: number; height: number; channels: number }): RgbImage | null {
   const stride = width * channels;
   const expected = height * (stride + 1);
+  // Stored (uncompressed) deflate blocks add 5 bytes in 65,535: a quarter more is a stream no encoder writes for these rows.
+  const total = compressed.reduce((sum, c) => sum + c.length, 0);
+  if (total > expected + (expected >> 2) + 1024) return null;
   let rows: Buffer;
   try {
-    const joined = compressed.length === 1 ? compressed[0]! : Buffer.concat(compressed);
+    const joined = compressed.length === 1 ? compressed[0]! : Buffer.concat(compressed, total);
+    // libpng inflates with the window the zlib header declares (CINFO), one row at a time, and refuses a
+    // back-reference past it; Node inflates with the largest window. They agree when the declared window
+    // holds all the rows (or is the largest, 32 kB).
+    const cinfo = joined[0]! >> 4;
+    if (cinfo < 7 && expected > 1 << (cinfo + 8)) return null;
     const { buffer, engine } = zlib.inflateSync(joined, { maxOutputLength: expected, info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
-    // Short data, or bytes after the zlib stream: libpng would warn, and sharp refuses on a warning.
+    // Short data, or bytes after the zlib stream (sharp accepts some trailing bytes; we need not).
     if (buffer.length !== expected || engine.bytesWritten !== joined.length) return null;
     rows = buffer;
   } catch {
