@@ -36,6 +36,7 @@ import { drive, type DriveResult } from './bench/drive.ts';
 import { writeHuggingFaceLayout } from './bench/hf-layout.ts';
 import { httpLoad, withServer, type LoadResult } from './bench/http.ts';
 import { benchPhotos, type BenchPhoto } from './bench/photos.ts';
+import { cpuTimes, stealPercent } from './bench/steal.ts';
 import { openTransformersJs } from './bench/transformers-js.ts';
 import { decodeRgb, fmtMs, loadNsfwjs, markdownTable, nsfwjsScores, nsfwModel, parseCommandLine, useTfBackend } from './lib-nsfw/common.ts';
 
@@ -297,17 +298,29 @@ function goals(pipeline: PipelineRow[] | null, http: HttpRow[] | null): void {
 
 // ------------------------------------------------------------------ main
 
+/** Run one level and say how much CPU time the host took meanwhile (scripts/bench/steal.ts). */
+async function level<T>(run: () => Promise<T>): Promise<T> {
+  const before = cpuTimes();
+  const result = await run();
+  const steal = stealPercent(before, cpuTimes());
+  if (steal !== null) {
+    print(`CPU time taken by the host during this level (steal, /proc/stat): ${steal.toFixed(1)}%.`);
+    print('');
+  }
+  return result;
+}
+
 await machine();
 const photos = await benchPhotos();
 const defaultDir = await resolveModel('nsfw-mobilenet-v2', { store, onProgress: log });
 const hfRoot = await mkdtemp(path.join(os.tmpdir(), 'imgcls-bench-hf-'));
 try {
   const hfDir = await writeHuggingFaceLayout(path.join(hfRoot, 'mobilenet-v2-hf'), { store });
-  if (levels.has('engine')) await engineLevel();
-  if (levels.has('stages')) await stagesLevel(photos, [{ label: 'default (align-corners)', dir: defaultDir }, { label: 'HF layout (bilinear)', dir: hfDir }]);
-  const pipeline = levels.has('pipeline') ? await pipelineLevel(photos, defaultDir, hfDir) : null;
-  const http = levels.has('http') ? await httpLevel(photos) : null;
-  if (levels.has('sweep')) await sweepLevel(photos, defaultDir);
+  if (levels.has('engine')) await level(() => engineLevel());
+  if (levels.has('stages')) await level(() => stagesLevel(photos, [{ label: 'default (align-corners)', dir: defaultDir }, { label: 'HF layout (bilinear)', dir: hfDir }]));
+  const pipeline = levels.has('pipeline') ? await level(() => pipelineLevel(photos, defaultDir, hfDir)) : null;
+  const http = levels.has('http') ? await level(() => httpLevel(photos)) : null;
+  if (levels.has('sweep')) await level(() => sweepLevel(photos, defaultDir));
   goals(pipeline, http);
 } finally {
   await rm(hfRoot, { recursive: true, force: true });
