@@ -24,7 +24,6 @@
  *   [--iterations 3] [--backends wasm,cpu] [--cpu-photos 2] [--cpu-iterations 1]
  *   [--warmup 2] [--store DIR] [folder ...]
  */
-import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
@@ -53,6 +52,7 @@ import {
   type Photo,
   type TfBackend,
 } from './lib-nsfw/common.ts';
+import { cpuTimes, stealPercent } from './bench/cpu-times.ts';
 
 const USAGE = `Usage: npm run bench:nsfw -- [--model nsfw-mobilenet-v2|nsfw-inception-v3] [--iterations 3] [--backends wasm,cpu]
   [--cpu-photos 2] [--cpu-iterations 1] [--warmup 2] [--store DIR] [folder ...]`;
@@ -164,19 +164,8 @@ interface Sample {
 const samples: Sample[] = [];
 const backendInfo: Partial<Record<TfBackend, string>> = {};
 const phasePhotos: Partial<Record<TfBackend, Photo[]>> = {};
-/** The machine's CPU time counters (/proc/stat's first line, in ticks), or null off Linux. */
-function cpuTicks(): { total: number; idle: number; steal: number } | null {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal ...
-    return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), idle: fields[3]! + fields[4]!, steal: fields[7]! };
-  } catch {
-    return null;
-  }
-}
-
 const loadBefore = loadavg();
-const ticksBefore = cpuTicks();
+const ticksBefore = cpuTimes();
 const started = performance.now();
 
 for (const backend of backends) {
@@ -215,7 +204,7 @@ for (const backend of backends) {
 progress(null);
 const elapsedS = (performance.now() - started) / 1000;
 const loadAfter = loadavg();
-const ticksAfter = cpuTicks();
+const ticksAfter = cpuTimes();
 await imgcls.classifier.close();
 await imgcls1.classifier.close();
 await imgclsSharp.classifier.close();
@@ -305,6 +294,6 @@ let usage = '';
 if (ticksBefore && ticksAfter) {
   const total = ticksAfter.total - ticksBefore.total;
   const busy = total - (ticksAfter.idle - ticksBefore.idle);
-  usage = `; during the run the CPUs were ${((100 * busy) / total).toFixed(0)}% busy (all processes), ${((100 * (ticksAfter.steal - ticksBefore.steal)) / total).toFixed(1)}% stolen by the hypervisor`;
+  usage = `; during the run the CPUs were ${((100 * busy) / total).toFixed(0)}% busy (all processes), ${(stealPercent(ticksBefore, ticksAfter) ?? NaN).toFixed(1)}% stolen by the hypervisor`;
 }
 console.log(`- machine: ${availableParallelism()} CPUs, ${cpuModel}; Node ${process.version}; load average before ${fmtLoad(loadBefore)}, after ${fmtLoad(loadAfter)}${usage}; ${elapsedS.toFixed(0)} s`);

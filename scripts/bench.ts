@@ -36,7 +36,7 @@ import { drive, type DriveResult } from './bench/drive.ts';
 import { writeHuggingFaceLayout } from './bench/hf-layout.ts';
 import { httpLoad, withServer, type LoadResult } from './bench/http.ts';
 import { benchPhotos, type BenchPhoto } from './bench/photos.ts';
-import { cpuTimes, stealPercent } from './bench/steal.ts';
+import { cpuTimes, stealPercent } from './bench/cpu-times.ts';
 import { openTransformersJs } from './bench/transformers-js.ts';
 import { decodeRgb, fmtMs, loadNsfwjs, markdownTable, nsfwjsScores, nsfwModel, parseCommandLine, useTfBackend } from './lib-nsfw/common.ts';
 
@@ -298,7 +298,7 @@ function goals(pipeline: PipelineRow[] | null, http: HttpRow[] | null): void {
 
 // ------------------------------------------------------------------ main
 
-/** Run one level and say how much CPU time the host took meanwhile (scripts/bench/steal.ts). */
+/** Run one level and say how much CPU time the host took meanwhile (scripts/bench/cpu-times.ts). */
 async function level<T>(run: () => Promise<T>): Promise<T> {
   const before = cpuTimes();
   const result = await run();

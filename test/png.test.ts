@@ -8,24 +8,15 @@ import { isImgclsError } from '../src/errors.ts';
 import { decodeImage } from '../src/image/decode.ts';
 import { decodePlainPng, PLAIN_PNG_MAX_PIXELS } from '../src/image/png.ts';
 import { imagenetPreprocess } from '../src/model/spec.ts';
+import { crc32Fallback, pngChunk } from '../examples/fashion-mnist/png.ts';
 
-const crc32 = (zlib as unknown as { crc32: (data: Uint8Array) => number }).crc32;
-// Without zlib.crc32 (Node before 20.15 and 22.2) the fast path is off, and these PNGs cannot be written.
-const skip = typeof crc32 === 'function' ? false : 'zlib.crc32 needs Node 20.15 or 22.2';
+// Without zlib.crc32 (Node before 20.15 and 22.2) the fast path is off.
+const skip = typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? false : 'zlib.crc32 needs Node 20.15 or 22.2';
 const any = () => true;
 
 /** What the sharp path gives for these bytes: the reference the fast path must equal byte for byte. */
 async function viaSharp(bytes: Uint8Array): Promise<Buffer> {
   return sharp(bytes, { failOn: 'warning', autoOrient: true, pages: 1, limitInputPixels: 100_000_000 }).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer();
-}
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const out = Buffer.alloc(body.length + 8);
-  out.writeUInt32BE(data.length, 0);
-  body.copy(out, 4);
-  out.writeUInt32BE(crc32(body), body.length + 4);
-  return out;
 }
 
 interface PngOptions {
@@ -80,11 +71,11 @@ function encodePng(width: number, height: number, pixels: Uint8Array, options: P
   }
   const parts = options.idats ?? 1;
   const size = Math.ceil(compressed.length / parts);
-  const empty = Array.from({ length: options.emptyIdats ?? 0 }, () => chunk('IDAT', new Uint8Array()));
-  const idats = Array.from({ length: parts }, (_, i) => [...empty, chunk('IDAT', compressed.subarray(i * size, (i + 1) * size))]).flat();
+  const empty = Array.from({ length: options.emptyIdats ?? 0 }, () => pngChunk('IDAT', new Uint8Array()));
+  const idats = Array.from({ length: parts }, (_, i) => [...empty, pngChunk('IDAT', compressed.subarray(i * size, (i + 1) * size))]).flat();
   idats.push(...empty);
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk('IHDR', ihdr), ...(options.before ?? []), ...idats, chunk('IEND', new Uint8Array())]);
+  return Buffer.concat([signature, pngChunk('IHDR', ihdr), ...(options.before ?? []), ...idats, pngChunk('IEND', new Uint8Array())]);
 }
 
 /** Pixels that exercise every filter's arithmetic: noise, so predictions over- and underflow. */
@@ -148,7 +139,7 @@ describe('decodePlainPng: the same pixels as sharp', { skip }, () => {
   });
 
   test('a physical-size chunk (pHYs, as sharp writes) stays on the fast path', async () => {
-    const png = encodePng(8, 8, noise(8 * 8 * 3, 9), { before: [chunk('pHYs', Buffer.from([0, 0, 11, 19, 0, 0, 11, 19, 1]))] });
+    const png = encodePng(8, 8, noise(8 * 8 * 3, 9), { before: [pngChunk('pHYs', Buffer.from([0, 0, 11, 19, 0, 0, 11, 19, 1]))] });
     assert.deepEqual(Buffer.from(decodePlainPng(png, any)!.data), await viaSharp(png));
   });
 });
@@ -160,23 +151,23 @@ describe('decodePlainPng: anything not plain goes to sharp (null)', { skip }, ()
     ['palette', () => sharp(rgb, { raw: { width: 16, height: 16, channels: 3 } }).png({ palette: true }).toBuffer()],
     ['16-bit', () => readFile(path.join(import.meta.dirname, 'fixtures', 'green-16bit.png'))],
     ['a colour profile (iCCP)', () => sharp(rgb, { raw: { width: 16, height: 16, channels: 3 } }).withIccProfile('p3').png().toBuffer()],
-    ['gamma (gAMA)', () => encodePng(16, 16, rgb, { before: [chunk('gAMA', Buffer.from([0, 0, 0xb1, 0x8f]))] })],
-    ['a transparency key (tRNS)', () => encodePng(16, 16, rgb, { before: [chunk('tRNS', Buffer.alloc(6))] })],
-    ['EXIF (eXIf)', () => encodePng(16, 16, rgb, { before: [chunk('eXIf', Buffer.from('MM\0*'))] })],
-    ['an unknown chunk', () => encodePng(16, 16, rgb, { before: [chunk('abCd', Buffer.alloc(3))] })],
-    ['text (tEXt), which libpng checks and sharp refuses when malformed', () => encodePng(16, 16, rgb, { before: [chunk('tEXt', Buffer.from('Comment\0hi'))] })],
-    ['pHYs of the wrong length', () => encodePng(16, 16, rgb, { before: [chunk('pHYs', Buffer.alloc(8))] })],
-    ['pHYs twice', () => encodePng(16, 16, rgb, { before: [chunk('pHYs', Buffer.alloc(9)), chunk('pHYs', Buffer.alloc(9))] })],
+    ['gamma (gAMA)', () => encodePng(16, 16, rgb, { before: [pngChunk('gAMA', Buffer.from([0, 0, 0xb1, 0x8f]))] })],
+    ['a transparency key (tRNS)', () => encodePng(16, 16, rgb, { before: [pngChunk('tRNS', Buffer.alloc(6))] })],
+    ['EXIF (eXIf)', () => encodePng(16, 16, rgb, { before: [pngChunk('eXIf', Buffer.from('MM\0*'))] })],
+    ['an unknown chunk', () => encodePng(16, 16, rgb, { before: [pngChunk('abCd', Buffer.alloc(3))] })],
+    ['text (tEXt), which libpng checks and sharp refuses when malformed', () => encodePng(16, 16, rgb, { before: [pngChunk('tEXt', Buffer.from('Comment\0hi'))] })],
+    ['pHYs of the wrong length', () => encodePng(16, 16, rgb, { before: [pngChunk('pHYs', Buffer.alloc(8))] })],
+    ['pHYs twice', () => encodePng(16, 16, rgb, { before: [pngChunk('pHYs', Buffer.alloc(9)), pngChunk('pHYs', Buffer.alloc(9))] })],
     ['an unknown filter type', () => encodePng(16, 16, rgb, { filters: [0, 5] })],
     ['bytes after the zlib stream', () => encodePng(16, 16, rgb, { trailing: Buffer.from([1, 2, 3]) })],
-    ['fewer rows than the header says', () => { const png = encodePng(16, 16, rgb); png.writeUInt32BE(17, 20); png.writeUInt32BE(crc32(png.subarray(12, 29)), 29); return png; }],
-    ['more rows than the header says', () => { const png = encodePng(16, 16, rgb); png.writeUInt32BE(15, 20); png.writeUInt32BE(crc32(png.subarray(12, 29)), 29); return png; }],
+    ['fewer rows than the header says', () => { const png = encodePng(16, 16, rgb); png.writeUInt32BE(17, 20); png.writeUInt32BE(crc32Fallback(png.subarray(12, 29)), 29); return png; }],
+    ['more rows than the header says', () => { const png = encodePng(16, 16, rgb); png.writeUInt32BE(15, 20); png.writeUInt32BE(crc32Fallback(png.subarray(12, 29)), 29); return png; }],
     ['a bad chunk checksum', () => { const png = encodePng(16, 16, rgb); png[png.length - 13]! ^= 1; return png; }],
     ['truncated', () => encodePng(16, 16, rgb).subarray(0, 200)],
     ['bytes after IEND', () => Buffer.concat([encodePng(16, 16, rgb), Buffer.from([0])])],
-    ['IDAT chunks apart (pHYs after the first IDAT)', () => { const png = encodePng(16, 16, rgb, { idats: 2 }); const at = png.indexOf('IDAT', 40) - 4; const second = png.indexOf('IDAT', at + 8) - 4; return Buffer.concat([png.subarray(0, second), chunk('pHYs', Buffer.alloc(9)), png.subarray(second)]); }],
+    ['IDAT chunks apart (pHYs after the first IDAT)', () => { const png = encodePng(16, 16, rgb, { idats: 2 }); const at = png.indexOf('IDAT', 40) - 4; const second = png.indexOf('IDAT', at + 8) - 4; return Buffer.concat([png.subarray(0, second), pngChunk('pHYs', Buffer.alloc(9)), png.subarray(second)]); }],
     ['a zlib window smaller than the rows it must reach back over', () => { const row = noise(300, 14); const rows = new Uint8Array(3000); for (let y = 0; y < 10; y++) rows.set(row, y * 300); return encodePng(100, 10, rows, { window: 0 }); }],
-    ['pHYs after an empty IDAT', () => { const png = encodePng(16, 16, rgb); const idat = png.indexOf('IDAT') - 4; return Buffer.concat([png.subarray(0, idat), chunk('IDAT', new Uint8Array()), chunk('pHYs', Buffer.alloc(9)), png.subarray(idat)]); }],
+    ['pHYs after an empty IDAT', () => { const png = encodePng(16, 16, rgb); const idat = png.indexOf('IDAT') - 4; return Buffer.concat([png.subarray(0, idat), pngChunk('IDAT', new Uint8Array()), pngChunk('pHYs', Buffer.alloc(9)), png.subarray(idat)]); }],
     ['more chunks than any encoder writes (5,000 empty IDATs)', () => encodePng(16, 16, rgb, { emptyIdats: 5000 })],
     ['a JPEG', () => sharp(rgb, { raw: { width: 16, height: 16, channels: 3 } }).jpeg().toBuffer()],
     ['empty', () => new Uint8Array()],
@@ -271,7 +262,7 @@ function mutate(png: Buffer, seed: number): Buffer {
   const spans = chunkSpans(png);
   const [at, length] = spans[random[0]! % spans.length]!;
   const out = Buffer.from(png);
-  const recrc = () => out.writeUInt32BE(crc32(out.subarray(at + 4, at + 8 + length)), at + 8 + length);
+  const recrc = () => out.writeUInt32BE(crc32Fallback(out.subarray(at + 4, at + 8 + length)), at + 8 + length);
   switch (random[1]! % 6) {
     case 0: // one byte of a chunk's data, CRC recomputed
       if (length > 0) out[at + 8 + (random[2]! * 256 + random[3]!) % length]! ^= 1 << random[4]! % 8;
@@ -295,7 +286,7 @@ function mutate(png: Buffer, seed: number): Buffer {
 
 describe('decodePlainPng: seeded mutations', { skip }, () => {
   test('whenever the fast path decodes a mutated PNG, sharp accepts it and gives the same pixels', async () => {
-    const physical = chunk('pHYs', Buffer.from([0, 0, 11, 19, 0, 0, 11, 19, 1]));
+    const physical = pngChunk('pHYs', Buffer.from([0, 0, 11, 19, 0, 0, 11, 19, 1]));
     const bases = [
       encodePng(12, 9, noise(12 * 9 * 3, 21), { filters: [0, 1, 2, 3, 4], before: [physical] }),
       encodePng(7, 10, noise(7 * 10 * 4, 22), { colourType: 6, filters: [4, 3], idats: 3 }),

@@ -34,6 +34,13 @@ const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
 /** Far more IDAT chunks than any encoder writes for 1 MP (512 of 8 kB): past it, sharp, which streams them in constant memory. */
 const MAX_CHUNKS = 4096;
 
+/** What IHDR says about a plain image: its size and bytes per pixel. */
+interface PlainHeader {
+  width: number;
+  height: number;
+  channels: number;
+}
+
 // zlib.crc32 arrived in Node 20.15 and 22.2; without it the fast path is off rather than unchecked.
 const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
 
@@ -46,7 +53,7 @@ export function decodePlainPng(input: Uint8Array, accept: (width: number, height
   if (!crc32 || input.length < 8 + 25 + 12 || SIGNATURE.some((b, i) => input[i] !== b)) return null;
   const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   const compressed: Uint8Array[] = [];
-  let header: { width: number; height: number; channels: number } | null = null;
+  let header: PlainHeader | null = null;
   let physicalSize = false;
   let imageData = false;
   let offset = 8;
@@ -79,11 +86,12 @@ export function decodePlainPng(input: Uint8Array, accept: (width: number, height
       return null;
     }
   }
-  return unfilter(compressed, header);
+  const rows = inflateRows(compressed, header.height * (header.width * header.channels + 1));
+  return rows && unfilterToRgb(rows, header);
 }
 
 /** Width, height and bytes per pixel from IHDR's 13 bytes, when they describe a plain image `accept` allows. */
-function plainHeader(data: Uint8Array, accept: (width: number, height: number) => boolean): { width: number; height: number; channels: number } | null {
+function plainHeader(data: Uint8Array, accept: (width: number, height: number) => boolean): PlainHeader | null {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const width = view.getUint32(0);
   const height = view.getUint32(4);
@@ -94,14 +102,11 @@ function plainHeader(data: Uint8Array, accept: (width: number, height: number) =
   return { width, height, channels };
 }
 
-/** Inflate the rows, undo each row's filter in place and keep the colour channels as RGB. */
-function unfilter(compressed: Uint8Array[], { width, height, channels }: { width: number; height: number; channels: number }): RgbImage | null {
-  const stride = width * channels;
-  const expected = height * (stride + 1);
+/** The filtered rows (a filter byte, then the row) from the IDAT data: exactly `expected` bytes, or null. */
+function inflateRows(compressed: Uint8Array[], expected: number): Buffer | null {
   // Stored (uncompressed) deflate blocks add 5 bytes in 65,535: a quarter more is a stream no encoder writes for these rows.
   const total = compressed.reduce((sum, c) => sum + c.length, 0);
   if (total > expected + (expected >> 2) + 1024) return null;
-  let rows: Buffer;
   try {
     const joined = compressed.length === 1 ? compressed[0]! : Buffer.concat(compressed, total);
     // libpng inflates with the window the zlib header declares (CINFO), one row at a time, and refuses a
@@ -111,20 +116,22 @@ function unfilter(compressed: Uint8Array[], { width, height, channels }: { width
     if (cinfo < 7 && expected > 1 << (cinfo + 8)) return null;
     const { buffer, engine } = zlib.inflateSync(joined, { maxOutputLength: expected, info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
     // Short data, or bytes after the zlib stream (sharp accepts some trailing bytes; we need not).
-    if (buffer.length !== expected || engine.bytesWritten !== joined.length) return null;
-    rows = buffer;
+    return buffer.length === expected && engine.bytesWritten === joined.length ? buffer : null;
   } catch {
     // Not zlib, a bad Adler-32, or more rows than the header says.
     return null;
   }
+}
+
+/** Undo each row's filter in place and keep the colour channels as RGB; null for an unknown filter type. */
+function unfilterToRgb(rows: Buffer, { width, height, channels: bpp }: PlainHeader): RgbImage | null {
+  const stride = width * bpp;
   const out = new Uint8Array(width * height * 3);
-  const bpp = channels;
   for (let y = 0; y < height; y++) {
     const start = y * (stride + 1) + 1;
     const kind = rows[start - 1];
-    const prior = start - (stride + 1);
     // The row above, or zeros for the first row (the up, average and Paeth filters read it).
-    const up = y === 0 ? null : prior;
+    const up = y === 0 ? null : start - (stride + 1);
     switch (kind) {
       case 0:
         break;
@@ -157,7 +164,7 @@ function unfilter(compressed: Uint8Array[], { width, height, channels }: { width
       default:
         return null;
     }
-    copyRow(rows, start, out, y * width * 3, width, channels);
+    copyRow(rows, start, out, y * width * 3, width, bpp);
   }
   return { data: out, width, height };
 }
