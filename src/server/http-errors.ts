@@ -1,8 +1,8 @@
 /**
  * Turning any thrown error into the catalogue's HTTP answer. Catalogued
- * errors pass through; Fastify's and the multipart parser's own errors are
- * mapped onto catalogue codes; anything else is a bug: logged with the
- * request id and answered with a generic 500 that leaks nothing.
+ * errors pass through; Fastify's own errors are mapped onto catalogue codes;
+ * anything else is a bug: logged with the request id and answered with a
+ * generic 500 that leaks nothing.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createError, isImgclsError, type ErrorCode, type ImgclsError } from '../errors.ts';
@@ -32,10 +32,6 @@ export function setRetryAfter(reply: FastifyReply, err: ImgclsError): void {
 const BY_CODE: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  FST_FILES_LIMIT: 'TOO_MANY_IMAGES',
-  FST_FIELDS_LIMIT: 'PAYLOAD_TOO_LARGE',
-  FST_PARTS_LIMIT: 'PAYLOAD_TOO_LARGE',
 };
 
 const BY_STATUS: Record<number, ErrorCode> = {
@@ -60,10 +56,6 @@ function frameworkMessage(code: ErrorCode, err: FrameworkError, contentType: str
   switch (err.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return `Content-Type "${(contentType ?? '(none)').slice(0, 100)}" is not accepted; send ${ACCEPTED_TYPES}`;
-    case 'FST_FILES_LIMIT':
-      return 'Too many files in one request; see the server limit --max-files';
-    case 'FST_REQ_FILE_TOO_LARGE':
-      return 'A file is larger than the server allows (--max-file-size)';
     default:
       return err.message ?? code;
   }

@@ -9,6 +9,7 @@ import { createError, isImgclsError } from '../errors.ts';
 import type { TopK } from '../engine/postprocess.ts';
 import type { Limits, ServerConfig } from './config.ts';
 import { fetchImage } from './fetch-url.ts';
+import { FormParser, formBoundary, isMultipart, readForm } from './multipart.ts';
 import type { ImageInput } from './inference.ts';
 
 /** Multipart field names that carry an image: what Flask, FastAPI and TorchServe clients send. */
@@ -93,111 +94,38 @@ async function fromJson(body: JsonImageBody, config: ServerConfig): Promise<Imag
   return { inputs: [bytes], batch: false, fields, topK };
 }
 
-/** RFC 2046: a multipart boundary is 1 to 70 characters. Longer ones only serve to make the parser's search slower. */
-const MAX_BOUNDARY = 70;
-
-function checkBoundary(contentType: string | undefined): void {
-  const m = /;\s*boundary=(?:"([^"]*)"|([^;\s]*))/i.exec(contentType ?? '');
-  if (!m) throw createError('INVALID_REQUEST', 'Malformed multipart body: the Content-Type has no boundary parameter');
-  const boundary = m[1] ?? m[2] ?? '';
-  if (boundary.length < 1 || boundary.length > MAX_BOUNDARY) {
-    throw createError('INVALID_REQUEST', `Malformed multipart body: the boundary is ${boundary.length} characters; RFC 2046 allows 1 to ${MAX_BOUNDARY}`);
-  }
-}
-
-/**
- * Stop parsing the form and let the rest of the body drain. Given up on
- * part-way (an unexpected field, a limit), busboy stays piped from the
- * request, holding parts nobody will read, and pauses the socket for good:
- * the request never ends, so its keep-alive connection stalls and a graceful
- * shutdown waits on it. Node's own drain for unread bodies does not apply
- * once a body has been piped.
- */
-function discardRest(request: FastifyRequest): void {
-  request.raw.unpipe();
-  request.raw.resume();
-}
-
-/** How often, and for how long after the whole body has arrived, the multipart parser may make no progress. */
-const STALL_CHECK_MS = 250;
-const STALL_AFTER_BODY_MS = 1000;
-
-/**
- * Rejects when the whole body has arrived and the multipart parser has still
- * not finished a second later. @fastify/busboy 3.2 stalls for ever on a part
- * whose Content-Disposition is not form-data once it exceeds 16 KiB; the body
- * is then complete, so Node's request timeout (which covers bodies still
- * arriving) never fires, and the connection would be held until the client
- * gave up.
- */
-function stallWatch(request: FastifyRequest): { stalled: Promise<never>; stop: () => void } {
-  let timer: NodeJS.Timeout | undefined;
-  const stalled = new Promise<never>((_resolve, reject) => {
-    let completeSince: number | null = null;
-    timer = setInterval(() => {
-      if (!request.raw.complete) return;
-      completeSince ??= Date.now();
-      if (Date.now() - completeSince >= STALL_AFTER_BODY_MS) {
-        reject(createError('INVALID_REQUEST', 'Malformed multipart body: the parser could not get through it (is every part "Content-Disposition: form-data"?)'));
-      }
-    }, STALL_CHECK_MS);
-  });
-  // Nobody listens once parsing has finished first.
-  stalled.catch(() => {});
-  return { stalled, stop: () => clearInterval(timer) };
-}
+/** Largest non-file form field (top_k, the page's model name): anything longer is not one of ours. */
+const FIELD_BYTES = 64 * 1024;
 
 async function fromMultipart(request: FastifyRequest, config: ServerConfig): Promise<ImageRequest> {
-  checkBoundary(request.headers['content-type']);
   const { limits } = config;
-  const inputs: ImageInput[] = [];
-  // A Map, not an object: field names such as __proto__ must stay plain keys.
-  const fields = new Map<string, string>();
-  const parts = request.parts({
-    limits: { fileSize: limits.fileBytes, files: limits.files, fields: limits.fields, parts: limits.parts, fieldSize: 64 * 1024 },
-  });
-  const collect = async () => {
-    for await (const part of parts) {
-      if (part.type === 'file') {
-        if (!(FILE_FIELDS as readonly string[]).includes(part.fieldname)) {
-          // Drain it so the parser can go on to tell us about the rest.
-          part.file.resume();
-          throw createError('INVALID_REQUEST', `Unexpected file field "${part.fieldname}"; send images in a field named ${FILE_FIELDS.join(', ')}`);
+  const parser = new FormParser(
+    formBoundary(request.headers['content-type']),
+    { fileBytes: limits.fileBytes, files: limits.files, fields: limits.fields, fieldBytes: FIELD_BYTES, parts: limits.parts },
+    {
+      sizeHint: Number(request.headers['content-length']),
+      checkFile: (field) => {
+        if (!(FILE_FIELDS as readonly string[]).includes(field)) {
+          throw createError('INVALID_REQUEST', `Unexpected file field "${field.slice(0, 40)}"; send images in a field named ${FILE_FIELDS.join(', ')}`);
         }
-        inputs.push(await part.toBuffer());
-      } else {
-        fields.set(part.fieldname, String(part.value));
-      }
-    }
-  };
-  const watch = stallWatch(request);
-  const parsing = collect();
-  // When the stall watch wins, a late failure of the abandoned parse must not become an unhandled rejection.
-  parsing.catch(() => {});
-  try {
-    await Promise.race([parsing, watch.stalled]);
-  } catch (err) {
-    discardRest(request);
-    // The parser's own limit errors carry a status; busboy's syntax errors are plain Errors and mean a malformed body.
-    if (isImgclsError(err) || (err as { statusCode?: number }).statusCode !== undefined) throw err;
-    throw createError('INVALID_REQUEST', `Malformed multipart body: ${(err as Error).message}`, err);
-  } finally {
-    watch.stop();
-  }
-  if (inputs.length === 0) {
+      },
+    },
+  );
+  const form = await readForm(request.raw, parser);
+  if (form.files.length === 0) {
     throw createError('MISSING_IMAGE', `The form has no image; send the image in a file field named ${FILE_FIELDS.join(', ')}`);
   }
-  return { inputs, batch: inputs.length > 1, fields };
+  return { inputs: form.files.map((f) => f.data), batch: form.files.length > 1, fields: form.fields };
 }
 
 /**
  * Read the images of a `/predict`-style request.
  * @throws ImgclsError MISSING_IMAGE, INVALID_REQUEST, TOO_MANY_IMAGES,
- * URL_FETCH_DISABLED, URL_NOT_ALLOWED, URL_FETCH_FAILED, or the multipart
- * parser's limit errors (mapped by the app's error handler).
+ * URL_FETCH_DISABLED, URL_NOT_ALLOWED, URL_FETCH_FAILED, or the form's
+ * limit errors, PAYLOAD_TOO_LARGE (multipart.ts).
  */
 export async function readImageRequest(request: FastifyRequest, config: ServerConfig): Promise<ImageRequest> {
-  if (request.isMultipart()) return fromMultipart(request, config);
+  if (isMultipart(request.headers['content-type'])) return fromMultipart(request, config);
   const body = request.body;
   if (body instanceof Uint8Array) return { inputs: [body], batch: false, fields: new Map() };
   if (body !== null && typeof body === 'object') return fromJson(body as JsonImageBody, config);
