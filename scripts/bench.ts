@@ -11,9 +11,11 @@
  *    in flight: imgcls (default model, and the same MobileNetV2 in the
  *    Hugging Face layout), transformers.js's pipeline on that same
  *    Hugging Face directory, nsfwjs's classify() on TF.js's wasm backend.
- * 4. HTTP end to end: `imgcls serve` in a child process, autocannon at
+ * 4. HTTP end to end: `imgcls serve` in a child process, wrk (or
+ *    autocannon, where wrk is not installed or --generator says so) at
  *    concurrency 1, 8 and 32: throughput, p50/p99, /healthz latency while
- *    loaded, peak RSS.
+ *    loaded, peak RSS; and the smallest photo at 32 once more with the
+ *    other generator, for comparison.
  * 5. Batching sweep (--levels sweep): max batch × max delay, and workers ×
  *    threads, in process at 32 in flight.
  *
@@ -34,13 +36,14 @@ import { outputSize } from '../src/model/spec.ts';
 import { resolveModel } from '../src/store/store.ts';
 import { drive, type DriveResult } from './bench/drive.ts';
 import { writeHuggingFaceLayout } from './bench/hf-layout.ts';
-import { httpLoad, withServer, type LoadResult } from './bench/http.ts';
+import { httpLoad, withServer, type Generator, type LoadResult } from './bench/http.ts';
 import { benchPhotos, type BenchPhoto } from './bench/photos.ts';
 import { cpuTimes, stealPercent } from './bench/cpu-times.ts';
 import { openTransformersJs } from './bench/transformers-js.ts';
+import { wrkInstalled } from './bench/wrk.ts';
 import { decodeRgb, fmtMs, loadNsfwjs, markdownTable, nsfwjsScores, nsfwModel, parseCommandLine, useTfBackend } from './lib-nsfw/common.ts';
 
-const USAGE = 'usage: npm run bench -- [--levels engine,stages,pipeline,http,sweep] [--seconds N] [--http-seconds N] [--c1-seconds N] [--concurrency N] [--store DIR]';
+const USAGE = 'usage: npm run bench -- [--levels engine,stages,pipeline,http,sweep] [--seconds N] [--http-seconds N] [--c1-seconds N] [--concurrency N] [--generator wrk|autocannon] [--store DIR]';
 const { values: opts } = parseCommandLine(
   {
     levels: { type: 'string', default: 'engine,stages,pipeline,http' },
@@ -49,6 +52,8 @@ const { values: opts } = parseCommandLine(
     // Longer at concurrency 1: 8 s of 12 MP photos is about 130 requests, whose p99 is their second-slowest.
     'c1-seconds': { type: 'string', default: '30' },
     concurrency: { type: 'string', default: '8' },
+    // wrk when installed: it takes a quarter of autocannon's CPU per request from the two vCPUs it shares with the server.
+    generator: { type: 'string' },
     store: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -64,6 +69,15 @@ const HTTP_SECONDS = Number(opts['http-seconds']);
 const C1_SECONDS = Number(opts['c1-seconds']);
 const IN_FLIGHT = Number(opts.concurrency);
 const store = typeof opts.store === 'string' ? opts.store : undefined;
+const GENERATOR: Generator = opts.generator === undefined ? (wrkInstalled() ? 'wrk' : 'autocannon') : (opts.generator as Generator);
+if (GENERATOR !== 'wrk' && GENERATOR !== 'autocannon') {
+  console.error(`--generator must be wrk or autocannon; got ${String(opts.generator)}\n${USAGE}`);
+  process.exit(2);
+}
+if (GENERATOR === 'wrk' && !wrkInstalled()) {
+  console.error('--generator wrk: wrk is not installed (apt-get install -y wrk)');
+  process.exit(2);
+}
 const BUILTINS = ['nsfw-mobilenet-v2', 'nsfw-inception-v3'] as const;
 
 const log = (m: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
@@ -215,21 +229,30 @@ async function pipelineLevel(photos: BenchPhoto[], defaultDir: string, hfDir: st
 interface HttpRow {
   photo: string;
   byConcurrency: Map<number, LoadResult>;
+  /** Concurrency 32 with the other load generator (the smallest photo only). */
+  otherGenerator?: LoadResult;
 }
 
 async function httpLevel(photos: BenchPhoto[]): Promise<HttpRow[]> {
   const rows: HttpRow[] = [];
+  const other: Generator = GENERATOR === 'wrk' ? 'autocannon' : 'wrk';
   await withServer(['--model', 'nsfw-mobilenet-v2', ...(store ? ['--store', store] : [])], {}, async (server) => {
     for (const photo of photos) {
       const byConcurrency = new Map<number, LoadResult>();
       for (const c of [1, 8, 32]) {
-        log(`http: ${photo.name}, concurrency ${c}`);
-        byConcurrency.set(c, await httpLoad(server, photo, { concurrency: c, seconds: c === 1 ? C1_SECONDS : HTTP_SECONDS }));
+        log(`http: ${photo.name}, concurrency ${c}, ${GENERATOR}`);
+        byConcurrency.set(c, await httpLoad(server, photo, { concurrency: c, seconds: c === 1 ? C1_SECONDS : HTTP_SECONDS, generator: GENERATOR }));
       }
-      rows.push({ photo: photo.name, byConcurrency });
+      const row: HttpRow = { photo: photo.name, byConcurrency };
+      // The smallest photo, where the load generator's CPU weighs most, once more with the other generator.
+      if (photo === photos[0] && (other === 'autocannon' || wrkInstalled())) {
+        log(`http: ${photo.name}, concurrency 32, ${other}`);
+        row.otherGenerator = await httpLoad(server, photo, { concurrency: 32, seconds: HTTP_SECONDS, generator: other });
+      }
+      rows.push(row);
     }
   });
-  print('### HTTP end to end (`imgcls serve`, default model, POST /predict multipart, autocannon)');
+  print(`### HTTP end to end (\`imgcls serve\`, default model, POST /predict multipart, ${GENERATOR})`);
   print('');
   const table: string[][] = [];
   for (const r of rows) {
@@ -240,6 +263,10 @@ async function httpLevel(photos: BenchPhoto[]): Promise<HttpRow[]> {
   }
   print(markdownTable(['photo', 'concurrency', 'requests', 'requests/s', 'p50 ms', 'p99 ms', 'p99/p50', '/healthz max ms', 'peak RSS MB', 'non-200'], table, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']));
   print('');
+  for (const r of rows) {
+    const l = r.otherGenerator;
+    if (l) print(`The same server, ${r.photo} at concurrency 32 with ${other}: ${rate(l.rps)} requests/s, p50 ${fmtMs(l.p50Ms)} ms, p99 ${fmtMs(l.p99Ms)} ms.\n`);
+  }
   return rows;
 }
 
@@ -279,6 +306,8 @@ function goals(pipeline: PipelineRow[] | null, http: HttpRow[] | null): void {
     const p = pipeline.find((r) => r.photo === h.photo);
     const c32 = h.byConcurrency.get(32)!;
     if (p) rows.push([`HTTP c32 >= 85% of in-process, ${h.photo}`, `${((c32.rps / p.imgcls.perSecond) * 100).toFixed(0)}%`, mark(c32.rps >= 0.85 * p.imgcls.perSecond)]);
+    const o = h.otherGenerator;
+    if (p && o) rows.push([`(the same, loaded by ${GENERATOR === 'wrk' ? 'autocannon' : 'wrk'} instead of ${GENERATOR})`, `${((o.rps / p.imgcls.perSecond) * 100).toFixed(0)}%`, 'for reference']);
   }
   const tjs = pipeline.find((r) => r.photo.startsWith('2560x1600'));
   if (tjs) rows.push(['>= 3x transformers.js, 2560x1600 JPEG, same MobileNetV2', ratio(tjs.imgclsHf.perSecond, tjs.transformers.perSecond), mark(tjs.imgclsHf.perSecond >= 3 * tjs.transformers.perSecond)]);

@@ -1,23 +1,28 @@
 /**
  * Benchmark, HTTP end-to-end level: a real `imgcls serve` child process,
- * loaded over the network with autocannon, `POST /predict` with one image as
+ * loaded over the network, `POST /predict` with one image as
  * multipart/form-data.
  *
  * - startServer() (scripts/lib/server-process.ts, plus IMGCLS_BENCH_NODE_FLAGS) spawns
  *   `node bin/imgcls.js serve` (it runs dist/: build first) and waits for
  *   GET /readyz to answer 200.
- * - httpLoad() runs one autocannon instance for warmup + seconds and counts
- *   only what completes inside the measured window. Latency percentiles are
- *   computed here from autocannon's per-response 'response' events
- *   (process.hrtime, fractional ms): autocannon 9 records its own histogram
- *   with hdr-histogram-js at lowestDiscernibleValue 1, i.e. integer ms, which
- *   is too coarse for a ~10 ms request. Only 2xx responses enter the
- *   latencies and rps; every response is counted by status in `statuses`.
- *   While the window runs, a worker thread of this process probes GET
- *   /healthz every 100 ms (health-prober.mjs: a new connection each time,
- *   fired on schedule whether or not the previous probe has answered, so a
- *   stalled server shows as several slow probes rather than one), and this
- *   thread samples the server's VmRSS from /proc/<pid>/status every 100 ms.
+ * - httpLoad() loads it with one of two generators:
+ *   - autocannon (the default here): one instance for warmup + seconds,
+ *     counting only what completes inside the measured window. Latency
+ *     percentiles are computed here from autocannon's per-response
+ *     'response' events (process.hrtime, fractional ms): autocannon 9 records
+ *     its own histogram with hdr-histogram-js at lowestDiscernibleValue 1,
+ *     i.e. integer ms, which is too coarse for a ~10 ms request. Only 2xx
+ *     responses enter the latencies and rps.
+ *   - wrk (wrk.ts; what `npm run bench` uses when it is installed): a run
+ *     for the warm-up, then one for the window; the percentiles are wrk's
+ *     own (µs), over every response.
+ *   Either way every response is counted by status in `statuses`. While the
+ *   window runs, a worker thread of this process probes GET /healthz every
+ *   100 ms (health-prober.mjs: a new connection each time, fired on schedule
+ *   whether or not the previous probe has answered, so a stalled server
+ *   shows as several slow probes rather than one), and this thread samples
+ *   the server's VmRSS from /proc/<pid>/status every 100 ms.
  *
  * The probe has a thread of its own because autocannon keeps this one busy:
  * with 12 MP uploads its event loop ran up to 40-45 ms late, as late as the
@@ -36,6 +41,7 @@ import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { sleep, startServer as startServerProcess, type ServerHandle, type StartOptions } from '../lib/server-process.ts';
 import { percentile } from './drive.ts';
+import { wrkRun, type WrkResult } from './wrk.ts';
 
 export type { ServerHandle };
 
@@ -146,70 +152,27 @@ async function checkPredict(server: ServerHandle, target: string, body: Buffer, 
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
+/** Which program loads the server: autocannon (Node, in this process) or wrk (C, a child process; scripts/bench/wrk.ts). */
+export type Generator = 'autocannon' | 'wrk';
+
+/** What the benchmark watches while the load runs: /healthz, the server's memory, this process's event loop. */
+interface Watched {
+  healthMs: number[];
+  healthFailures: number;
+  peakRssMB: number;
+  hwmMB: number;
+  clientLoopDelayMaxMs: number;
+}
+
 /**
- * POST the same image as multipart (field `file`) to `${url}/predict` with
- * autocannon at `concurrency` for `seconds` (after `warmupSeconds`, default
- * 2, of load not counted).
+ * Start probing /healthz from a worker thread and sampling the server's RSS,
+ * every 100 ms, until the returned stop() is called.
+ * @throws Error from stop() when the server went away meanwhile.
  */
-export async function httpLoad(
-  server: ServerHandle,
-  image: ImageUpload,
-  options: { concurrency: number; seconds: number; warmupSeconds?: number; path?: string },
-): Promise<LoadResult> {
-  const { concurrency, seconds } = options;
-  const warmupSeconds = options.warmupSeconds ?? 2;
-  const path = options.path ?? '/predict';
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer; got ${concurrency}`);
-  if (!(seconds > 0) || !(warmupSeconds >= 0)) throw new RangeError(`seconds must be > 0 and warmupSeconds >= 0; got ${seconds}, ${warmupSeconds}`);
-
-  const target = `${server.url}${path}`;
-  const { body, contentType } = multipartBody(image);
-  await checkPredict(server, target, body, contentType);
-
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
-  let errors = 0;
-  let timeouts = 0;
+function watchServer(server: ServerHandle): { stop: () => Promise<Watched> } {
   let peakRssMB = 0;
   let hwmMB = 0;
   let serverGone = false;
-
-  const t0 = performance.now();
-  const windowStart = t0 + warmupSeconds * 1000;
-  const windowEnd = windowStart + seconds * 1000;
-  const inWindow = (t: number) => t >= windowStart && t < windowEnd;
-
-  let instance: autocannon.Instance | undefined;
-  const finished = new Promise<void>((resolve, reject) => {
-    instance = autocannon(
-      {
-        url: target,
-        method: 'POST',
-        headers: { 'content-type': contentType },
-        body,
-        connections: concurrency,
-        pipelining: 1,
-        // Whole seconds, with room to spare: the window is cut here by completion time and stop() ends the run.
-        duration: Math.ceil(warmupSeconds + seconds) + 2,
-        excludeErrorStats: true,
-      },
-      (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
-    );
-  });
-  instance!.on('response', (_client, statusCode, _bytes, responseTime) => {
-    if (!inWindow(performance.now())) return;
-    const key = String(statusCode);
-    statuses[key] = (statuses[key] ?? 0) + 1;
-    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
-  });
-  instance!.on('reqError', (err: unknown) => {
-    if (!inWindow(performance.now())) return;
-    errors++;
-    if (err instanceof Error && err.message === 'request timed out') timeouts++;
-  });
-
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-  const healthUrl = `${server.url}/healthz`;
   const sample = async () => {
     const m = await server.memory();
     if (m === null) {
@@ -221,61 +184,199 @@ export async function httpLoad(
   };
   const samples: Promise<void>[] = [];
   const tick = () => samples.push(sample());
-
-  await sleep(Math.max(0, windowStart - performance.now()));
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const prober = new Worker(new URL('./health-prober.mjs', import.meta.url), {
-    workerData: { url: healthUrl, intervalMs: PROBE_INTERVAL_MS, timeoutMs: PROBE_TIMEOUT_MS },
+    workerData: { url: `${server.url}/healthz`, intervalMs: PROBE_INTERVAL_MS, timeoutMs: PROBE_TIMEOUT_MS },
   });
   const probed = new Promise<{ times: number[]; failures: number }>((resolve, reject) => {
     prober.once('message', resolve);
     prober.once('error', reject);
   });
-  // Awaited below; a prober that fails meanwhile must not become an unhandled rejection.
+  // Awaited in stop(); a prober that fails meanwhile must not become an unhandled rejection.
   probed.catch(() => {});
-  let healthMs: number[];
-  let healthFailures: number;
+  tick();
+  const sampler = setInterval(tick, PROBE_INTERVAL_MS);
+  return {
+    stop: async () => {
+      try {
+        clearInterval(sampler);
+        prober.postMessage('stop');
+        loopDelay.disable();
+        await sample();
+        await Promise.all(samples);
+        const { times, failures } = await probed;
+        if (serverGone) throw new Error(`the server (pid ${server.pid}) went away during the load\n--- server output ---\n${server.stderr()}`);
+        return { healthMs: times, healthFailures: failures, peakRssMB, hwmMB, clientLoopDelayMaxMs: loopDelay.max / 1e6 };
+      } finally {
+        // Its interval would otherwise keep this process alive after a failure.
+        await prober.terminate();
+      }
+    },
+  };
+}
+
+/** A load's own figures, before the watched ones are added. */
+interface Load {
+  latencies: number[];
+  statuses: Record<string, number>;
+  errors: number;
+  timeouts: number;
+  /** wrk's percentiles (it keeps its own histogram); autocannon's are computed here from `latencies`. */
+  percentiles?: { p50Ms: number; p99Ms: number; meanMs: number; maxMs: number; requests: number };
+}
+
+/**
+ * autocannon for warm-up + seconds, counting only what completes inside the
+ * window; the watch runs over the window.
+ */
+async function autocannonLoad(target: string, body: Buffer, contentType: string, server: ServerHandle, o: { concurrency: number; seconds: number; warmupSeconds: number }): Promise<{ load: Load; watched: Watched }> {
+  const load: Load = { latencies: [], statuses: {}, errors: 0, timeouts: 0 };
+  const t0 = performance.now();
+  const windowStart = t0 + o.warmupSeconds * 1000;
+  const windowEnd = windowStart + o.seconds * 1000;
+  const inWindow = (t: number) => t >= windowStart && t < windowEnd;
+
+  let instance: autocannon.Instance | undefined;
+  const finished = new Promise<void>((resolve, reject) => {
+    instance = autocannon(
+      {
+        url: target,
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body,
+        connections: o.concurrency,
+        pipelining: 1,
+        // Whole seconds, with room to spare: the window is cut here by completion time and stop() ends the run.
+        duration: Math.ceil(o.warmupSeconds + o.seconds) + 2,
+        excludeErrorStats: true,
+      },
+      (err) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
+    );
+  });
+  instance!.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (!inWindow(performance.now())) return;
+    const key = String(statusCode);
+    load.statuses[key] = (load.statuses[key] ?? 0) + 1;
+    if (statusCode >= 200 && statusCode < 300) load.latencies.push(responseTime);
+  });
+  instance!.on('reqError', (err: unknown) => {
+    if (!inWindow(performance.now())) return;
+    load.errors++;
+    if (err instanceof Error && err.message === 'request timed out') load.timeouts++;
+  });
+
+  await sleep(Math.max(0, windowStart - performance.now()));
+  const watch = watchServer(server);
+  await sleep(Math.max(0, windowEnd - performance.now()));
+  let watched: Watched;
   try {
-    tick();
-    const sampler = setInterval(tick, PROBE_INTERVAL_MS);
-    await sleep(Math.max(0, windowEnd - performance.now()));
-    clearInterval(sampler);
-    prober.postMessage('stop');
-    loopDelay.disable();
-    await sample();
+    watched = await watch.stop();
+  } finally {
     instance!.stop();
     await finished;
-    await Promise.all(samples);
-    ({ times: healthMs, failures: healthFailures } = await probed);
-  } finally {
-    // Its interval would otherwise keep this process alive after a failure.
-    await prober.terminate();
   }
+  return { load, watched };
+}
 
-  if (serverGone) throw new Error(`the server (pid ${server.pid}) went away during the load\n--- server output ---\n${server.stderr()}`);
+/**
+ * wrk for the warm-up, then, once the server has finished what the warm-up
+ * left in flight, a second wrk run under the watch. wrk drops the
+ * requests in flight when its time is up, which would count about a
+ * latency's worth of work as not done (a fifth of an 8 s window at 12 MP and
+ * concurrency 32). So the second run lasts 3 s longer than the window, and
+ * only the 2xx responses completed in `seconds` whole seconds after its
+ * first one are counted. The latency percentiles are wrk's, over the whole
+ * second run.
+ */
+/**
+ * Wait until the server's queues are empty (`imgcls_queue_depth` in
+ * /metrics): a wrk run that ends leaves its requests in flight in the
+ * server, and the next run's first requests would wait behind them.
+ */
+async function waitIdle(server: ServerHandle, timeoutMs = 60_000): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    const text = await (await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const depths = [...text.matchAll(/^imgcls_queue_depth\{[^}]*\} (\d+)/gm)].map((m) => Number(m[1]));
+    if (depths.length > 0 && depths.every((d) => d === 0)) return;
+    if (performance.now() > until) throw new Error(`the server's queues did not empty within ${timeoutMs / 1000} s: ${depths.join(', ')}`);
+    await sleep(20);
+  }
+}
 
-  const sorted = Float64Array.from(latencies).sort();
-  const sum = latencies.reduce((a, b) => a + b, 0);
-  const healthSorted = Float64Array.from(healthMs).sort();
+async function wrkLoad(target: string, body: Buffer, contentType: string, server: ServerHandle, o: { concurrency: number; seconds: number; warmupSeconds: number }): Promise<{ load: Load; watched: Watched; seconds: number }> {
+  const seconds = Math.max(1, Math.round(o.seconds));
+  if (o.warmupSeconds > 0) await wrkRun(target, body, contentType, { concurrency: o.concurrency, seconds: o.warmupSeconds });
+  await waitIdle(server);
+  const watch = watchServer(server);
+  let r: WrkResult;
+  try {
+    r = await wrkRun(target, body, contentType, { concurrency: o.concurrency, seconds: seconds + 3 });
+  } catch (err) {
+    await watch.stop().catch(() => {});
+    throw err;
+  }
+  const watched = await watch.stop();
+  const first = Math.ceil(r.startedAtS + 1);
+  if (r.startedAtS + r.seconds < first + seconds) throw new Error(`wrk ran ${r.seconds.toFixed(1)} s, too short for a window of ${seconds} s`);
+  let requests = 0;
+  for (let t = first; t < first + seconds; t++) requests += r.okBySecond.get(t) ?? 0;
+  const percentiles = { p50Ms: r.p50Ms, p99Ms: r.p99Ms, meanMs: r.meanMs, maxMs: r.maxMs, requests };
+  return { load: { latencies: [], statuses: r.statuses, errors: r.errors, timeouts: r.timeouts, percentiles }, watched, seconds };
+}
+
+/**
+ * POST the same image as multipart (field `file`) to `${url}/predict` at
+ * `concurrency` for `seconds` (after `warmupSeconds`, default 2, of load not
+ * counted), with autocannon (the default) or wrk.
+ */
+export async function httpLoad(
+  server: ServerHandle,
+  image: ImageUpload,
+  options: { concurrency: number; seconds: number; warmupSeconds?: number; path?: string; generator?: Generator },
+): Promise<LoadResult> {
+  const { concurrency, seconds } = options;
+  const warmupSeconds = options.warmupSeconds ?? 2;
+  const path = options.path ?? '/predict';
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer; got ${concurrency}`);
+  if (!(seconds > 0) || !(warmupSeconds >= 0)) throw new RangeError(`seconds must be > 0 and warmupSeconds >= 0; got ${seconds}, ${warmupSeconds}`);
+
+  const target = `${server.url}${path}`;
+  const { body, contentType } = multipartBody(image);
+  await checkPredict(server, target, body, contentType);
+  const o = { concurrency, seconds, warmupSeconds };
+  const { load, watched, seconds: measured } = options.generator === 'wrk' ? await wrkLoad(target, body, contentType, server, o) : { ...(await autocannonLoad(target, body, contentType, server, o)), seconds };
+
+  const sorted = Float64Array.from(load.latencies).sort();
+  const sum = load.latencies.reduce((a, b) => a + b, 0);
+  const own = load.percentiles ?? {
+    requests: load.latencies.length,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    meanMs: load.latencies.length ? sum / load.latencies.length : 0,
+    maxMs: sorted.length ? sorted[sorted.length - 1]! : 0,
+  };
+  const healthSorted = Float64Array.from(watched.healthMs).sort();
   return {
     concurrency,
-    seconds,
-    requests: latencies.length,
-    rps: round2(latencies.length / seconds),
-    p50Ms: round2(percentile(sorted, 50)),
-    p99Ms: round2(percentile(sorted, 99)),
-    meanMs: round2(latencies.length ? sum / latencies.length : 0),
-    maxMs: round2(sorted.length ? sorted[sorted.length - 1]! : 0),
-    statuses,
-    errors,
-    timeouts,
+    seconds: measured,
+    requests: own.requests,
+    rps: round2(own.requests / measured),
+    p50Ms: round2(own.p50Ms),
+    p99Ms: round2(own.p99Ms),
+    meanMs: round2(own.meanMs),
+    maxMs: round2(own.maxMs),
+    statuses: load.statuses,
+    errors: load.errors,
+    timeouts: load.timeouts,
     healthMaxMs: round2(healthSorted.length ? healthSorted[healthSorted.length - 1]! : 0),
     healthP99Ms: round2(percentile(healthSorted, 99)),
-    healthProbes: healthMs.length + healthFailures,
-    healthFailures,
-    peakRssMB: round2(peakRssMB),
-    serverHwmMB: round2(hwmMB),
-    clientLoopDelayMaxMs: round2(loopDelay.max / 1e6),
+    healthProbes: watched.healthMs.length + watched.healthFailures,
+    healthFailures: watched.healthFailures,
+    peakRssMB: round2(watched.peakRssMB),
+    serverHwmMB: round2(watched.hwmMB),
+    clientLoopDelayMaxMs: round2(watched.clientLoopDelayMaxMs),
   };
 }
 
