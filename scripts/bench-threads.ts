@@ -1,56 +1,98 @@
-// Where the CPU goes per image, by thread: `npm run bench:threads -- [photo] [seconds]` (defaults:
-// test/fixtures/photo-astronaut-224.png, 8 s). The default model in process, as `npm run bench`'s pipeline level
-// runs it (8 requests in flight), with each thread's CPU time read from /proc/self/task before and after (Linux only).
-// Threads are named by the kernel: Node's own (the calling thread, the two inference workers, libuv's pool and V8's
-// helpers) are all "node"; libvips names its workers. BENCHMARKS.md, "Plain PNGs without libvips", used it.
-import { readdirSync, readFileSync } from 'node:fs';
+// Where the CPU goes per image, by thread (Linux only: each thread's CPU time is read from /proc before and after).
+//
+//   npm run bench:threads -- [photo] [seconds]
+//     The default model in process, as `npm run bench`'s pipeline level runs it (8 requests in flight).
+//   npm run bench:threads -- --http [--generator wrk|autocannon] [--concurrency 32] [photo] [seconds]
+//     `imgcls serve` in a child process (build first), loaded as `npm run bench`'s HTTP level loads it: the server's
+//     threads per request, and the load generator's CPU per request (on the same CPUs).
+//
+// Defaults: test/fixtures/photo-astronaut-224.png, 8 s. Threads are named by the kernel: Node's own (the calling or
+// HTTP thread, the two inference workers, libuv's pool and V8's helpers) are all "node"; libvips names its workers.
+// BENCHMARKS.md, "Plain PNGs without libvips" and "Reading multipart bodies", used it.
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Classifier } from '../src/engine/classifier.ts';
 import { resolveModel } from '../src/store/store.ts';
+import { exitedChildrenMs, threadTimes } from './bench/cpu-times.ts';
 import { drive } from './bench/drive.ts';
-import { fmtMs, markdownTable } from './lib-nsfw/common.ts';
+import { httpLoad, startServer, type Generator } from './bench/http.ts';
+import { wrkInstalled } from './bench/wrk.ts';
+import { fmtMs, markdownTable, parseCommandLine } from './lib-nsfw/common.ts';
 
-const photo = process.argv[2] ?? 'test/fixtures/photo-astronaut-224.png';
-const seconds = Number(process.argv[3] ?? 8);
+const USAGE = 'usage: npm run bench:threads -- [--http [--generator wrk|autocannon] [--concurrency N]] [photo] [seconds]';
+const { values: opts, positionals } = parseCommandLine(
+  {
+    http: { type: 'boolean', default: false },
+    generator: { type: 'string' },
+    concurrency: { type: 'string', default: '32' },
+  },
+  USAGE,
+);
+const photo = positionals[0] ?? 'test/fixtures/photo-astronaut-224.png';
+const seconds = Number(positionals[1] ?? 8);
 const bytes = new Uint8Array(readFileSync(photo));
-// USER_HZ: /proc's clock ticks are 1/100 s on Linux.
-const TICK_MS = 10;
 
-/** CPU ms so far of every thread of this process, by thread id, with the kernel's name for it. */
-function threadTimes(): Map<number, { name: string; ms: number }> {
-  const out = new Map<number, { name: string; ms: number }>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended between the listing and the read
-    }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    // Fields after the name: state is the first, utime the 12th and stime the 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out.set(Number(tid), { name, ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS });
-  }
-  return out;
-}
+type Times = Map<number, { name: string; ms: number }>;
 
-const classifier = await Classifier.load(await resolveModel('nsfw-mobilenet-v2', {}));
-try {
-  const work = async () => {
-    const [r] = await classifier.classify([bytes], { topK: 5 });
-    if (!r?.ok) throw new Error(`imgcls failed on ${photo}: ${r ? r.error.message : 'no result'}`);
-  };
-  await drive(work, { concurrency: 8, seconds: 1 });
-  const before = threadTimes();
-  const result = await drive(work, { concurrency: 8, seconds, warmupSeconds: 0 });
-  const after = threadTimes();
+/** Each thread's CPU ms between two readings, busiest first, and their sum. */
+function spent(before: Times, after: Times): { rows: { tid: number; name: string; ms: number }[]; total: number } {
   const rows = [...after]
     .map(([tid, { name, ms }]) => ({ tid, name, ms: ms - (before.get(tid)?.ms ?? 0) }))
     .filter((t) => t.ms > 0)
     .sort((a, b) => b.ms - a.ms);
-  const total = rows.reduce((sum, t) => sum + t.ms, 0);
-  console.log(`${photo}: ${result.perSecond.toFixed(1)} images/s over ${result.seconds.toFixed(1)} s; ${(total / 1000 / result.seconds).toFixed(2)} CPUs busy; ${fmtMs(total / result.images)} ms of CPU per image`);
-  console.log('');
-  console.log(markdownTable(['thread', 'name', 'CPU ms per image'], rows.map((t) => [String(t.tid), t.name, fmtMs(t.ms / result.images)]), ['r', 'l', 'r']));
-} finally {
-  await classifier.close();
+  return { rows, total: rows.reduce((sum, t) => sum + t.ms, 0) };
 }
+
+function threadTable(rows: { tid: number; name: string; ms: number }[], per: number): string {
+  return markdownTable(['thread', 'name', 'CPU ms per image'], rows.map((t) => [String(t.tid), t.name, fmtMs(t.ms / per)]), ['r', 'l', 'r']);
+}
+
+async function inProcess(): Promise<void> {
+  const classifier = await Classifier.load(await resolveModel('nsfw-mobilenet-v2', {}));
+  try {
+    const work = async () => {
+      const [r] = await classifier.classify([bytes], { topK: 5 });
+      if (!r?.ok) throw new Error(`imgcls failed on ${photo}: ${r ? r.error.message : 'no result'}`);
+    };
+    await drive(work, { concurrency: 8, seconds: 1 });
+    const before = threadTimes();
+    const result = await drive(work, { concurrency: 8, seconds, warmupSeconds: 0 });
+    const { rows, total } = spent(before, threadTimes());
+    console.log(`${photo}: ${result.perSecond.toFixed(1)} images/s over ${result.seconds.toFixed(1)} s; ${(total / 1000 / result.seconds).toFixed(2)} CPUs busy; ${fmtMs(total / result.images)} ms of CPU per image`);
+    console.log('');
+    console.log(threadTable(rows, result.images));
+  } finally {
+    await classifier.close();
+  }
+}
+
+async function overHttp(): Promise<void> {
+  const generator = (opts.generator ?? (wrkInstalled() ? 'wrk' : 'autocannon')) as Generator;
+  if (generator !== 'wrk' && generator !== 'autocannon') throw new Error(`--generator must be wrk or autocannon\n${USAGE}`);
+  const concurrency = Number(opts.concurrency);
+  const server = await startServer(['--model', 'nsfw-mobilenet-v2']);
+  try {
+    const upload = { bytes, filename: basename(photo), contentType: photo.endsWith('.png') ? 'image/png' : 'image/jpeg' };
+    // httpLoad counts only its window, so CPU is divided by every image the server answered between the two readings.
+    const answered = async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(/^imgcls_images_total\{[^}]*outcome="ok"\} (\d+)/m.exec(text)?.[1] ?? NaN);
+    };
+    await httpLoad(server, upload, { concurrency, seconds: 2, warmupSeconds: 0, generator });
+    const [answeredBefore, serverBefore, selfBefore, childrenBefore] = [await answered(), threadTimes(server.pid), threadTimes(), exitedChildrenMs()];
+    const load = await httpLoad(server, upload, { concurrency, seconds, generator });
+    const [serverAfter, selfAfter, childrenAfter] = [threadTimes(server.pid), threadTimes(), exitedChildrenMs()];
+    const requests = (await answered()) - answeredBefore;
+    const server_ = spent(serverBefore, serverAfter);
+    const self = spent(selfBefore, selfAfter);
+    const client = self.total + (childrenAfter - childrenBefore);
+    console.log(`${photo} over HTTP, concurrency ${concurrency}, ${generator}: ${load.rps.toFixed(1)} requests/s in the window; ${requests} requests answered while measured`);
+    console.log(`server: ${fmtMs(server_.total / requests)} ms of CPU per request; load generator and this benchmark (health probes, RSS sampling): ${fmtMs(client / requests)} ms`);
+    console.log('');
+    console.log(threadTable(server_.rows, requests).replace('CPU ms per image', 'CPU ms per request'));
+  } finally {
+    await server.stop();
+  }
+}
+
+await (opts.http ? overHttp() : inProcess());

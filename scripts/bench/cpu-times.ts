@@ -7,7 +7,7 @@
  * that had not changed, this machine showed 5-8% steal while it sat idle
  * (BENCHMARKS.md, runs 13 and 14).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface CpuTimes {
   total: number;
@@ -34,4 +34,34 @@ export function cpuTimes(): CpuTimes | null {
 export function stealPercent(from: CpuTimes | null, to: CpuTimes | null): number | null {
   if (!from || !to || to.total <= from.total) return null;
   return (100 * (to.steal - from.steal)) / (to.total - from.total);
+}
+
+// USER_HZ: /proc's clock ticks are 1/100 s on Linux.
+const TICK_MS = 10;
+
+/** The fields of a /proc .../stat line after the process name (which may hold spaces): state first, utime 12th. */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** CPU ms so far of every thread of `pid` (default: this process), by thread id, with the kernel's name for it. */
+export function threadTimes(pid: number | 'self' = 'self'): Map<number, { name: string; ms: number }> {
+  const out = new Map<number, { name: string; ms: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended between the listing and the read
+    }
+    const fields = statFields(stat);
+    out.set(Number(tid), { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: (Number(fields[11]) + Number(fields[12])) * TICK_MS });
+  }
+  return out;
+}
+
+/** CPU ms so far of this process's child processes that have exited and been waited for (cutime + cstime): wrk's, once it has ended. */
+export function exitedChildrenMs(): number {
+  const fields = statFields(readFileSync('/proc/self/stat', 'utf8'));
+  return (Number(fields[13]) + Number(fields[14])) * TICK_MS;
 }
