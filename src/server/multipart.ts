@@ -234,23 +234,22 @@ export class FormParser {
   }
 
   private parse(): void {
-    for (;;) {
-      switch (this.state) {
-        case 'preamble':
-          if (!this.preamble()) return;
-          break;
-        case 'afterDelimiter':
-          if (!this.afterDelimiter()) return;
-          break;
-        case 'headers':
-          if (!this.headers()) return;
-          break;
-        case 'data':
-          if (!this.data()) return;
-          break;
-        case 'done':
-          return;
-      }
+    while (this.step());
+  }
+
+  /** One state's work; false when it needs more bytes, or the form is done. */
+  private step(): boolean {
+    switch (this.state) {
+      case 'preamble':
+        return this.preamble();
+      case 'afterDelimiter':
+        return this.afterDelimiter();
+      case 'headers':
+        return this.headers();
+      case 'data':
+        return this.data();
+      case 'done':
+        return false;
     }
   }
 
