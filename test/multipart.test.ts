@@ -127,6 +127,12 @@ describe('forms as clients write them', () => {
     assert.deepEqual(plain(got), { files: [['file', Buffer.from('PNG').toString('base64')]], fields: [['top_k', '4']] });
   });
 
+  test('a filename* in a charset we cannot decode still makes the part a file', () => {
+    const got = parse(body([{ headers: [`Content-Disposition: form-data; name="file"; filename*=us-ascii''a.jpg`], data: 'abc' }]));
+    assert.equal(got.files.length, 1);
+    assert.equal(parseParams(`form-data; filename*=UTF8''%C3%A9.jpg`).params.get('filename'), 'é.jpg');
+  });
+
   test('a part typed application/octet-stream is a file even without a file name, as busboy had it', () => {
     const got = parse(body([{ headers: ['Content-Disposition: form-data; name="file"', 'Content-Type: application/octet-stream'], data: 'abc' }]));
     assert.equal(got.files.length, 1);
@@ -180,9 +186,39 @@ describe('limits, checked as the bytes arrive', () => {
   test('header blocks and preambles are bounded', () => {
     throwsCode(() => parse(body([{ headers: ['Content-Disposition: form-data; name="file"; filename="a.jpg"', `X-Pad: ${'p'.repeat(MAX_PART_HEADER_BYTES)}`], data: 'x' }])), 'PAYLOAD_TOO_LARGE', /headers are over/);
     const parser = new FormParser(B, LIMITS);
-    assert.throws(() => parser.push(Buffer.alloc(MAX_PREAMBLE_BYTES + 1, 0x41)), /no boundary line in the first/);
+    assert.throws(() => parser.push(Buffer.alloc(MAX_PREAMBLE_BYTES + 64, 0x41)), /no boundary line in the first/);
     // Under the bound, a preamble is skipped.
     assert.equal(parse(body([file('file', 'x')], { preamble: `${'p'.repeat(MAX_PREAMBLE_BYTES - 100)}\r\n` })).files.length, 1);
+  });
+
+  test('a limit does not depend on where the chunks end: the largest header block and preamble pass whole or split anywhere in their ends', () => {
+    // A header block of exactly the limit, up to its blank line.
+    const disposition = 'Content-Disposition: form-data; name="file"; filename="a.jpg"';
+    const pad = `X-Pad: ${'p'.repeat(MAX_PART_HEADER_BYTES - disposition.length - 2 - 'X-Pad: '.length)}`;
+    const headers = body([{ headers: [disposition, pad], data: 'x' }]);
+    const preamble = body([file('file', 'x')], { preamble: `${'p'.repeat(MAX_PREAMBLE_BYTES - 2)}\r\n` });
+    for (const [label, bytes, end] of [['headers', headers, headers.indexOf('\r\n\r\n')], ['preamble', preamble, preamble.indexOf(`\r\n--${B}`)]] as const) {
+      assert.equal(parse(bytes).files.length, 1, `${label}, whole`);
+      for (let cut = end - 8; cut <= end + 8; cut++) assert.equal(parse(bytes, [cut]).files.length, 1, `${label}, cut at ${cut - end} from its end`);
+    }
+  });
+
+  test('a header block sent a byte at a time is searched once, not once per byte', () => {
+    // Bare CRs are the worst case for the search; 20 kB of them, one byte per push.
+    const bytes = Buffer.concat([Buffer.from(`--${B}\r\nContent-Disposition: form-data; name="file"; filename="a"\r\nX: `), Buffer.alloc(20_000, 0x0d)]);
+    const parser = new FormParser(B, LIMITS);
+    const indexOf = Buffer.prototype.indexOf;
+    let searched = 0;
+    Buffer.prototype.indexOf = function (this: Buffer, ...args: Parameters<Buffer['indexOf']>) {
+      searched += this.length - Number(args[1] ?? 0);
+      return indexOf.apply(this, args);
+    } as Buffer['indexOf'];
+    try {
+      for (let i = 0; i < bytes.length; i++) parser.push(bytes.subarray(i, i + 1));
+    } finally {
+      Buffer.prototype.indexOf = indexOf;
+    }
+    assert.ok(searched < 4 * bytes.length, `${searched} bytes searched for ${bytes.length} received`);
   });
 
   test('the file check runs at the file\'s headers, before its data', () => {
@@ -245,6 +281,14 @@ describe('readForm on a stream', () => {
     s.write(body([file('file', 'abc')]).subarray(0, 30));
     s.destroy();
     await assert.rejects(reading, /closed the connection before the body ended/);
+  });
+
+  test('a stream already closed when reading starts rejects at once', async () => {
+    const s = new PassThrough();
+    s.write(body([file('file', 'abc')]).subarray(0, 30));
+    s.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    await assert.rejects(readForm(asRequest(s), new FormParser(B, LIMITS)), /closed the connection before the body ended/);
   });
 
   test('a stream error rejects with the reason', async () => {

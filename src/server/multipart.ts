@@ -50,8 +50,8 @@ export const MAX_BOUNDARY = 70;
 export const MAX_PART_HEADER_BYTES = 64 * 1024;
 /** Bytes before the first boundary, which RFC 2046 says to ignore; real clients send none. */
 export const MAX_PREAMBLE_BYTES = 64 * 1024;
-/** The first buffer, when Content-Length says how much is coming; more grows it by doubling. */
-const MAX_FIRST_BUFFER = 4 * 2 ** 20;
+/** The first buffer, when Content-Length says how much is coming; more grows it by doubling. A client's claim alone gets no more than this. */
+const MAX_FIRST_BUFFER = 2 ** 20;
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -107,8 +107,9 @@ export function parseParams(value: string): { type: string; params: Map<string, 
     }
     if (name.endsWith('*')) {
       // RFC 5987: filename*=UTF-8''na%C3%AFve.jpg, which wins over the plain form.
-      const decoded = decodeExtValue(text);
-      if (decoded !== null) params.set(name.slice(0, -1), decoded);
+      // One it cannot decode still says the parameter is there: a file name makes a part a file.
+      const base = name.slice(0, -1);
+      params.set(base, decodeExtValue(text) ?? params.get(base) ?? text);
     } else if (!params.has(name)) {
       params.set(name, text);
     }
@@ -117,11 +118,11 @@ export function parseParams(value: string): { type: string; params: Map<string, 
 }
 
 function decodeExtValue(text: string): string | null {
-  const m = /^(utf-8|iso-8859-1)'[^']*'(.*)$/i.exec(text);
+  const m = /^(utf-?8|iso-8859-1)'[^']*'(.*)$/i.exec(text);
   if (!m) return null;
   try {
     const bytes = Buffer.from(m[2]!.replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-    return bytes.toString(m[1]!.toLowerCase() === 'utf-8' ? 'utf8' : 'latin1');
+    return bytes.toString(m[1]!.toLowerCase().startsWith('utf') ? 'utf8' : 'latin1');
   } catch {
     return null;
   }
@@ -176,7 +177,7 @@ export class FormParser {
   private len = 0;
   /** Where parsing stands in buf; everything before it is done with. */
   private pos = 0;
-  /** In a part's data: where the search for its end goes on from. */
+  /** Where the search for the current state's end goes on from: bytes before it hold no match's start, so a chunk is never searched twice. */
   private scanFrom = 0;
   private state: State = 'preamble';
   private part: PartInfo | null = null;
@@ -227,10 +228,19 @@ export class FormParser {
     this.len += chunk.length;
   }
 
-  /** Index of `needle` in the bytes held, from `from`, or -1. */
-  private find(needle: Buffer | string, from: number): number {
+  /**
+   * Index of `needle` in the bytes held, searching on from where the last
+   * search stopped, or -1. Starting again from the part's start each time
+   * would make a header block sent a byte at a time cost the square of its
+   * length. On a miss, `scanFrom - pos` is how many bytes are surely not
+   * the needle's, which is what the limits are checked against, so that a
+   * limit does not depend on where the chunks end.
+   */
+  private search(needle: Buffer | string): number {
     // Only the bytes held: the rest of the buffer is stale, and searching it would cost as much again.
-    return this.buf.subarray(0, this.len).indexOf(needle, from, 'latin1');
+    const at = this.buf.subarray(0, this.len).indexOf(needle, Math.max(this.pos, this.scanFrom), 'latin1');
+    if (at < 0) this.scanFrom = Math.max(this.pos, this.len - needle.length + 1);
+    return at;
   }
 
   private parse(): void {
@@ -260,11 +270,9 @@ export class FormParser {
     if (this.buf.compare(this.delimiter, 2, this.delimiter.length, 0, dashBoundaryLength) === 0) {
       this.pos = dashBoundaryLength;
     } else {
-      const at = this.find(this.delimiter, 0);
-      if (at < 0) {
-        if (this.len > MAX_PREAMBLE_BYTES) throw malformed(`no boundary line in the first ${MAX_PREAMBLE_BYTES / 1024} KiB`);
-        return false;
-      }
+      const at = this.search(this.delimiter);
+      if ((at < 0 ? this.scanFrom : at) > MAX_PREAMBLE_BYTES) throw malformed(`no boundary line in the first ${MAX_PREAMBLE_BYTES / 1024} KiB`);
+      if (at < 0) return false;
       this.pos = at + this.delimiter.length;
     }
     this.state = 'afterDelimiter';
@@ -287,6 +295,7 @@ export class FormParser {
     if (++this.parts > this.limits.parts) {
       throw createError('PAYLOAD_TOO_LARGE', `More than ${this.limits.parts} parts in the form; see the server limit --max-parts`);
     }
+    this.scanFrom = this.pos;
     this.state = 'headers';
     return true;
   }
@@ -299,12 +308,9 @@ export class FormParser {
       // No headers at all.
       dataStart = this.pos + 2;
     } else {
-      const end = this.find('\r\n\r\n', this.pos);
-      if (end < 0) {
-        if (this.len - this.pos > MAX_PART_HEADER_BYTES) throw createError('PAYLOAD_TOO_LARGE', `A part's headers are over ${MAX_PART_HEADER_BYTES / 1024} KiB`);
-        return false;
-      }
-      if (end - this.pos > MAX_PART_HEADER_BYTES) throw createError('PAYLOAD_TOO_LARGE', `A part's headers are over ${MAX_PART_HEADER_BYTES / 1024} KiB`);
+      const end = this.search('\r\n\r\n');
+      if ((end < 0 ? this.scanFrom : end) - this.pos > MAX_PART_HEADER_BYTES) throw createError('PAYLOAD_TOO_LARGE', `A part's headers are over ${MAX_PART_HEADER_BYTES / 1024} KiB`);
+      if (end < 0) return false;
       block = this.buf.toString('utf8', this.pos, end);
       dataStart = end + 4;
     }
@@ -341,14 +347,9 @@ export class FormParser {
   private data(): boolean {
     const part = this.part!;
     const limit = part.isFile ? this.limits.fileBytes : this.limits.fieldBytes;
-    const at = this.find(this.delimiter, this.scanFrom);
-    if (at < 0) {
-      // The last bytes held may be the start of a delimiter split across chunks.
-      this.scanFrom = Math.max(this.pos, this.len - this.delimiter.length + 1);
-      if (this.scanFrom - this.pos > limit) throw this.tooLarge(part);
-      return false;
-    }
-    if (at - this.pos > limit) throw this.tooLarge(part);
+    const at = this.search(this.delimiter);
+    if ((at < 0 ? this.scanFrom : at) - this.pos > limit) throw this.tooLarge(part);
+    if (at < 0) return false;
     if (part.isFile) {
       // Copied out into memory of its own: the buffer is reused, and a whole buffer can be moved to a worker.
       const data = Buffer.allocUnsafeSlow(at - this.pos);
@@ -398,6 +399,12 @@ export function readForm(request: IncomingMessage, parser: FormParser): Promise<
       }
     });
     request.once('end', () => settle(() => parser.end()));
+    // A connection already gone by now would send none of these events.
+    if (request.destroyed && !request.readableEnded) {
+      settle(() => {
+        throw createError('INVALID_REQUEST', 'The client closed the connection before the body ended');
+      });
+    }
     request.once('error', (err) => settle(() => {
       throw createError('INVALID_REQUEST', `The request body could not be read: ${err.message}`, err);
     }));
