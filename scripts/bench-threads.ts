@@ -10,13 +10,11 @@
 // HTTP thread, the two inference workers, libuv's pool and V8's helpers) are all "node"; libvips names its workers.
 // BENCHMARKS.md, "Plain PNGs without libvips" and "Reading multipart bodies", used it.
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import { Classifier } from '../src/engine/classifier.ts';
 import { resolveModel } from '../src/store/store.ts';
 import { exitedChildrenMs, threadTimes } from './bench/cpu-times.ts';
 import { drive } from './bench/drive.ts';
-import { httpLoad, startServer, type Generator } from './bench/http.ts';
-import { wrkInstalled } from './bench/wrk.ts';
+import { chooseGenerator, httpLoad, imageUpload, scrapeMetric, withServer } from './bench/http.ts';
 import { fmtMs, markdownTable, parseCommandLine } from './lib-nsfw/common.ts';
 
 const USAGE = 'usage: npm run bench:threads -- [--http [--generator wrk|autocannon] [--concurrency N]] [photo] [seconds]';
@@ -43,8 +41,8 @@ function spent(before: Times, after: Times): { rows: { tid: number; name: string
   return { rows, total: rows.reduce((sum, t) => sum + t.ms, 0) };
 }
 
-function threadTable(rows: { tid: number; name: string; ms: number }[], per: number): string {
-  return markdownTable(['thread', 'name', 'CPU ms per image'], rows.map((t) => [String(t.tid), t.name, fmtMs(t.ms / per)]), ['r', 'l', 'r']);
+function threadTable(rows: { tid: number; name: string; ms: number }[], per: number, unit: 'image' | 'request'): string {
+  return markdownTable(['thread', 'name', `CPU ms per ${unit}`], rows.map((t) => [String(t.tid), t.name, fmtMs(t.ms / per)]), ['r', 'l', 'r']);
 }
 
 async function inProcess(): Promise<void> {
@@ -60,39 +58,31 @@ async function inProcess(): Promise<void> {
     const { rows, total } = spent(before, threadTimes());
     console.log(`${photo}: ${result.perSecond.toFixed(1)} images/s over ${result.seconds.toFixed(1)} s; ${(total / 1000 / result.seconds).toFixed(2)} CPUs busy; ${fmtMs(total / result.images)} ms of CPU per image`);
     console.log('');
-    console.log(threadTable(rows, result.images));
+    console.log(threadTable(rows, result.images, 'image'));
   } finally {
     await classifier.close();
   }
 }
 
 async function overHttp(): Promise<void> {
-  const generator = (opts.generator ?? (wrkInstalled() ? 'wrk' : 'autocannon')) as Generator;
-  if (generator !== 'wrk' && generator !== 'autocannon') throw new Error(`--generator must be wrk or autocannon\n${USAGE}`);
+  const generator = chooseGenerator(opts.generator);
   const concurrency = Number(opts.concurrency);
-  const server = await startServer(['--model', 'nsfw-mobilenet-v2']);
-  try {
-    const upload = { bytes, filename: basename(photo), contentType: photo.endsWith('.png') ? 'image/png' : 'image/jpeg' };
+  const upload = imageUpload(photo);
+  await withServer(['--model', 'nsfw-mobilenet-v2'], {}, async (server) => {
     // httpLoad counts only its window, so CPU is divided by every image the server answered between the two readings.
-    const answered = async () => {
-      const text = await (await fetch(`${server.url}/metrics`)).text();
-      return Number(/^imgcls_images_total\{[^}]*outcome="ok"\} (\d+)/m.exec(text)?.[1] ?? NaN);
-    };
+    const answered = async () => (await scrapeMetric(server, 'imgcls_images_total')).filter((m) => m.labels.includes('outcome="ok"')).reduce((n, m) => n + m.value, 0);
     await httpLoad(server, upload, { concurrency, seconds: 2, warmupSeconds: 0, generator });
     const [answeredBefore, serverBefore, selfBefore, childrenBefore] = [await answered(), threadTimes(server.pid), threadTimes(), exitedChildrenMs()];
     const load = await httpLoad(server, upload, { concurrency, seconds, generator });
     const [serverAfter, selfAfter, childrenAfter] = [threadTimes(server.pid), threadTimes(), exitedChildrenMs()];
     const requests = (await answered()) - answeredBefore;
-    const server_ = spent(serverBefore, serverAfter);
-    const self = spent(selfBefore, selfAfter);
-    const client = self.total + (childrenAfter - childrenBefore);
+    const inServer = spent(serverBefore, serverAfter);
+    const client = spent(selfBefore, selfAfter).total + (childrenAfter - childrenBefore);
     console.log(`${photo} over HTTP, concurrency ${concurrency}, ${generator}: ${load.rps.toFixed(1)} requests/s in the window; ${requests} requests answered while measured`);
-    console.log(`server: ${fmtMs(server_.total / requests)} ms of CPU per request; load generator and this benchmark (health probes, RSS sampling): ${fmtMs(client / requests)} ms`);
+    console.log(`server: ${fmtMs(inServer.total / requests)} ms of CPU per request; load generator and this benchmark (health probes, RSS sampling): ${fmtMs(client / requests)} ms`);
     console.log('');
-    console.log(threadTable(server_.rows, requests).replace('CPU ms per image', 'CPU ms per request'));
-  } finally {
-    await server.stop();
-  }
+    console.log(threadTable(inServer.rows, requests, 'request'));
+  });
 }
 
 await (opts.http ? overHttp() : inProcess());

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { isImgclsError } from '../src/errors.ts';
+import { multipart, type Part } from './helpers/server.ts';
 import { FormParser, formBoundary, isMultipart, MAX_PART_HEADER_BYTES, MAX_PREAMBLE_BYTES, parseParams, readForm, type Form, type FormLimits } from '../src/server/multipart.ts';
 
 const LIMITS: FormLimits = { fileBytes: 1000, files: 3, fields: 3, fieldBytes: 100, parts: 5 };
@@ -49,10 +50,10 @@ function throwsCode(f: () => unknown, code: string, message?: RegExp): void {
   });
 }
 
-/** What undici sends for a FormData: the body bytes and its Content-Type. */
-async function undiciForm(form: FormData): Promise<{ bytes: Buffer; boundary: string }> {
-  const request = new Request('http://x/', { method: 'POST', body: form });
-  return { bytes: Buffer.from(await request.arrayBuffer()), boundary: formBoundary(request.headers.get('content-type')!) };
+/** What undici sends for a FormData of these parts (test/helpers/server.ts): the body bytes and its boundary. */
+async function undiciForm(parts: readonly Part[]): Promise<{ bytes: Buffer; boundary: string }> {
+  const { payload, headers } = await multipart(parts);
+  return { bytes: payload, boundary: formBoundary(headers['content-type']) };
 }
 
 /** A seeded generator, so a failure can be replayed. */
@@ -69,12 +70,7 @@ function random(seed: number): () => number {
 describe('forms as clients write them', () => {
   test('undici FormData: files and fields, binary and Unicode, come back exactly', async () => {
     const jpeg = Buffer.from([0xff, 0xd8, 0xff, 0x0d, 0x0a, 0x2d, 0x2d, 0x00, 0xff, 0xd9]);
-    const form = new FormData();
-    form.append('top_k', '3');
-    form.append('file', new Blob([jpeg], { type: 'image/jpeg' }), 'photo "1".jpg');
-    form.append('model', 'café ☕');
-    form.append('image', new Blob([new Uint8Array(0)]), 'empty.png');
-    const { bytes, boundary } = await undiciForm(form);
+    const { bytes, boundary } = await undiciForm([['top_k', '3'], ['file', jpeg, 'photo "1".jpg', 'image/jpeg'], ['model', 'café ☕'], ['image', new Uint8Array(0), 'empty.png']]);
     const got = parse(bytes, [], LIMITS, boundary);
     assert.deepEqual(got.files.map((f) => [f.field, [...f.data]]), [['file', [...jpeg]], ['image', []]]);
     assert.deepEqual([...got.fields], [['top_k', '3'], ['model', 'café ☕']]);
@@ -92,19 +88,19 @@ describe('forms as clients write them', () => {
     const rnd = random(42);
     const limits = { fileBytes: 5000, files: 8, fields: 8, fieldBytes: 5000, parts: 16 };
     for (let n = 0; n < 200; n++) {
-      const form = new FormData();
+      const form: Part[] = [];
       const files: [string, number[]][] = [];
       const fields: [string, string][] = [];
       for (let p = Math.floor(rnd() * 6); p >= 0; p--) {
         if (rnd() < 0.5) {
           // Bytes weighted towards CR, LF and dashes, the ones a delimiter is made of.
           const data = Array.from({ length: Math.floor(rnd() * 3000) }, () => (rnd() < 0.3 ? [13, 10, 45][Math.floor(rnd() * 3)]! : Math.floor(rnd() * 256)));
-          form.append('file', new Blob([new Uint8Array(data)]), `f${p}.bin`);
+          form.push(['file', new Uint8Array(data), `f${p}.bin`]);
           files.push(['file', data]);
         } else {
           const name = `field${p}`;
           const value = Array.from({ length: Math.floor(rnd() * 40) }, () => String.fromCodePoint(rnd() < 0.8 ? 32 + Math.floor(rnd() * 95) : 0x4e00 + Math.floor(rnd() * 100))).join('');
-          form.append(name, value);
+          form.push([name, value]);
           fields.push([name, value]);
         }
       }

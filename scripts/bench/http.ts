@@ -41,7 +41,7 @@ import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { sleep, startServer as startServerProcess, type ServerHandle, type StartOptions } from '../lib/server-process.ts';
 import { percentile } from './drive.ts';
-import { wrkRun, type WrkResult } from './wrk.ts';
+import { wrkInstalled, wrkRun, type WrkResult } from './wrk.ts';
 
 export type { ServerHandle };
 
@@ -155,6 +155,25 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 /** Which program loads the server: autocannon (Node, in this process) or wrk (C, a child process; scripts/bench/wrk.ts). */
 export type Generator = 'autocannon' | 'wrk';
 
+/**
+ * The generator a `--generator` option asks for; by default wrk where it is
+ * installed, since it takes a quarter of autocannon's CPU per request from
+ * the vCPUs it shares with the server.
+ * @throws Error for another name, or wrk asked for and missing.
+ */
+export function chooseGenerator(option: unknown): Generator {
+  if (option === undefined) return wrkInstalled() ? 'wrk' : 'autocannon';
+  if (option !== 'wrk' && option !== 'autocannon') throw new Error(`--generator must be wrk or autocannon; got ${String(option)}`);
+  if (option === 'wrk' && !wrkInstalled()) throw new Error('--generator wrk: wrk is not installed (apt-get install -y wrk)');
+  return option;
+}
+
+/** The values of one metric in the server's /metrics, each with its labels as written (`model="x",outcome="ok"`). */
+export async function scrapeMetric(server: ServerHandle, name: string): Promise<{ labels: string; value: number }[]> {
+  const text = await (await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  return [...text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))].map((m) => ({ labels: m[1]!, value: Number(m[2]) }));
+}
+
 /** What the benchmark watches while the load runs: /healthz, the server's memory, this process's event loop. */
 interface Watched {
   healthMs: number[];
@@ -216,14 +235,16 @@ function watchServer(server: ServerHandle): { stop: () => Promise<Watched> } {
   };
 }
 
-/** A load's own figures, before the watched ones are added. */
+/** A load's own figures, before the watched ones are added: 2xx responses and their latency, every response by status. */
 interface Load {
-  latencies: number[];
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
+  meanMs: number;
+  maxMs: number;
   statuses: Record<string, number>;
   errors: number;
   timeouts: number;
-  /** wrk's percentiles (it keeps its own histogram); autocannon's are computed here from `latencies`. */
-  percentiles?: { p50Ms: number; p99Ms: number; meanMs: number; maxMs: number; requests: number };
 }
 
 /**
@@ -231,7 +252,8 @@ interface Load {
  * window; the watch runs over the window.
  */
 async function autocannonLoad(target: string, body: Buffer, contentType: string, server: ServerHandle, o: { concurrency: number; seconds: number; warmupSeconds: number }): Promise<{ load: Load; watched: Watched }> {
-  const load: Load = { latencies: [], statuses: {}, errors: 0, timeouts: 0 };
+  const latencies: number[] = [];
+  const load = { statuses: {} as Record<string, number>, errors: 0, timeouts: 0 };
   const t0 = performance.now();
   const windowStart = t0 + o.warmupSeconds * 1000;
   const windowEnd = windowStart + o.seconds * 1000;
@@ -258,7 +280,7 @@ async function autocannonLoad(target: string, body: Buffer, contentType: string,
     if (!inWindow(performance.now())) return;
     const key = String(statusCode);
     load.statuses[key] = (load.statuses[key] ?? 0) + 1;
-    if (statusCode >= 200 && statusCode < 300) load.latencies.push(responseTime);
+    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
   });
   instance!.on('reqError', (err: unknown) => {
     if (!inWindow(performance.now())) return;
@@ -276,7 +298,30 @@ async function autocannonLoad(target: string, body: Buffer, contentType: string,
     instance!.stop();
     await finished;
   }
-  return { load, watched };
+  const sorted = Float64Array.from(latencies).sort();
+  const summary = {
+    requests: sorted.length,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    meanMs: sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : 0,
+    maxMs: sorted.length ? sorted[sorted.length - 1]! : 0,
+  };
+  return { load: { ...load, ...summary }, watched };
+}
+
+/**
+ * Wait until the server's queues are empty (`imgcls_queue_depth` in
+ * /metrics): a wrk run that ends leaves its requests in flight in the
+ * server, and the next run's first requests would wait behind them.
+ */
+async function waitIdle(server: ServerHandle, timeoutMs = 60_000): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  for (;;) {
+    const depths = (await scrapeMetric(server, 'imgcls_queue_depth')).map((m) => m.value);
+    if (depths.length > 0 && depths.every((d) => d === 0)) return;
+    if (performance.now() > until) throw new Error(`the server's queues did not empty within ${timeoutMs / 1000} s: ${depths.join(', ')}`);
+    await sleep(20);
+  }
 }
 
 /**
@@ -289,22 +334,6 @@ async function autocannonLoad(target: string, body: Buffer, contentType: string,
  * first one are counted. The latency percentiles are wrk's, over the whole
  * second run.
  */
-/**
- * Wait until the server's queues are empty (`imgcls_queue_depth` in
- * /metrics): a wrk run that ends leaves its requests in flight in the
- * server, and the next run's first requests would wait behind them.
- */
-async function waitIdle(server: ServerHandle, timeoutMs = 60_000): Promise<void> {
-  const until = performance.now() + timeoutMs;
-  for (;;) {
-    const text = await (await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-    const depths = [...text.matchAll(/^imgcls_queue_depth\{[^}]*\} (\d+)/gm)].map((m) => Number(m[1]));
-    if (depths.length > 0 && depths.every((d) => d === 0)) return;
-    if (performance.now() > until) throw new Error(`the server's queues did not empty within ${timeoutMs / 1000} s: ${depths.join(', ')}`);
-    await sleep(20);
-  }
-}
-
 async function wrkLoad(target: string, body: Buffer, contentType: string, server: ServerHandle, o: { concurrency: number; seconds: number; warmupSeconds: number }): Promise<{ load: Load; watched: Watched; seconds: number }> {
   const seconds = Math.max(1, Math.round(o.seconds));
   if (o.warmupSeconds > 0) await wrkRun(target, body, contentType, { concurrency: o.concurrency, seconds: o.warmupSeconds });
@@ -322,8 +351,8 @@ async function wrkLoad(target: string, body: Buffer, contentType: string, server
   if (r.startedAtS + r.seconds < first + seconds) throw new Error(`wrk ran ${r.seconds.toFixed(1)} s, too short for a window of ${seconds} s`);
   let requests = 0;
   for (let t = first; t < first + seconds; t++) requests += r.okBySecond.get(t) ?? 0;
-  const percentiles = { p50Ms: r.p50Ms, p99Ms: r.p99Ms, meanMs: r.meanMs, maxMs: r.maxMs, requests };
-  return { load: { latencies: [], statuses: r.statuses, errors: r.errors, timeouts: r.timeouts, percentiles }, watched, seconds };
+  const load = { requests, p50Ms: r.p50Ms, p99Ms: r.p99Ms, meanMs: r.meanMs, maxMs: r.maxMs, statuses: r.statuses, errors: r.errors, timeouts: r.timeouts };
+  return { load, watched, seconds };
 }
 
 /**
@@ -348,25 +377,16 @@ export async function httpLoad(
   const o = { concurrency, seconds, warmupSeconds };
   const { load, watched, seconds: measured } = options.generator === 'wrk' ? await wrkLoad(target, body, contentType, server, o) : { ...(await autocannonLoad(target, body, contentType, server, o)), seconds };
 
-  const sorted = Float64Array.from(load.latencies).sort();
-  const sum = load.latencies.reduce((a, b) => a + b, 0);
-  const own = load.percentiles ?? {
-    requests: load.latencies.length,
-    p50Ms: percentile(sorted, 50),
-    p99Ms: percentile(sorted, 99),
-    meanMs: load.latencies.length ? sum / load.latencies.length : 0,
-    maxMs: sorted.length ? sorted[sorted.length - 1]! : 0,
-  };
   const healthSorted = Float64Array.from(watched.healthMs).sort();
   return {
     concurrency,
     seconds: measured,
-    requests: own.requests,
-    rps: round2(own.requests / measured),
-    p50Ms: round2(own.p50Ms),
-    p99Ms: round2(own.p99Ms),
-    meanMs: round2(own.meanMs),
-    maxMs: round2(own.maxMs),
+    requests: load.requests,
+    rps: round2(load.requests / measured),
+    p50Ms: round2(load.p50Ms),
+    p99Ms: round2(load.p99Ms),
+    meanMs: round2(load.meanMs),
+    maxMs: round2(load.maxMs),
     statuses: load.statuses,
     errors: load.errors,
     timeouts: load.timeouts,

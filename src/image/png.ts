@@ -27,7 +27,6 @@ export const PLAIN_PNG_MAX_PIXELS = 1 << 20;
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-
 /** Bytes per pixel by colour type: grey, RGB, grey + alpha, RGBA (palette, type 3, is not plain). */
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
 
