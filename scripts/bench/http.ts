@@ -236,16 +236,7 @@ function watchServer(server: ServerHandle): { stop: () => Promise<Watched> } {
 }
 
 /** A load's own figures, before the watched ones are added: 2xx responses and their latency, every response by status. */
-interface Load {
-  requests: number;
-  p50Ms: number;
-  p99Ms: number;
-  meanMs: number;
-  maxMs: number;
-  statuses: Record<string, number>;
-  errors: number;
-  timeouts: number;
-}
+type Load = Pick<LoadResult, 'requests' | 'p50Ms' | 'p99Ms' | 'meanMs' | 'maxMs' | 'statuses' | 'errors' | 'timeouts'>;
 
 /**
  * autocannon for warm-up + seconds, counting only what completes inside the
