@@ -10,6 +10,7 @@ import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { isImgclsError } from '../src/errors.ts';
 import { multipart, type Part } from './helpers/server.ts';
+import { BufferPool } from '../src/server/form-buffers.ts';
 import { FormParser, formBoundary, isMultipart, MAX_PART_HEADER_BYTES, MAX_PREAMBLE_BYTES, parseParams, readForm, type Form, type FormLimits } from '../src/server/multipart.ts';
 
 const LIMITS: FormLimits = { fileBytes: 1000, files: 3, fields: 3, fieldBytes: 100, parts: 5 };
@@ -292,5 +293,69 @@ describe('readForm on a stream', () => {
     const reading = readForm(asRequest(s), new FormParser(B, LIMITS));
     s.destroy(new Error('aborted'));
     await assert.rejects(reading, /could not be read: aborted/);
+  });
+});
+
+describe('the buffer pool', () => {
+  test('take gives the smallest spare that fits, else a new buffer; give keeps only what fits the count and size', () => {
+    const pool = new BufferPool({ count: 2, maxBytes: 1000 });
+    const small = pool.take(100);
+    const large = pool.take(500);
+    assert.equal(small.length, 100);
+    assert.notEqual(small.buffer, large.buffer);
+    pool.give(large);
+    pool.give(small);
+    pool.give(small);
+    assert.deepEqual(pool.held, { count: 2, bytes: 600 });
+    assert.equal(pool.take(50), small, 'the smallest spare that fits');
+    assert.equal(pool.take(50), large, 'then the next that fits');
+    assert.equal(pool.take(50).length, 50, 'then a new one');
+    assert.equal(pool.take(2000).length, 2000);
+  });
+
+  test('past the count the smallest spare makes way for a larger one; too large or empty ones are not kept', () => {
+    const pool = new BufferPool({ count: 2, maxBytes: 1000 });
+    const [a, b, c] = [Buffer.alloc(10), Buffer.alloc(20), Buffer.alloc(30)];
+    pool.give(a);
+    pool.give(b);
+    pool.give(c);
+    pool.give(Buffer.alloc(5));
+    pool.give(Buffer.alloc(1001));
+    pool.give(Buffer.alloc(0));
+    assert.deepEqual(pool.held, { count: 2, bytes: 50 });
+    assert.equal(pool.take(25), c);
+    assert.equal(pool.take(15), b);
+    assert.deepEqual(pool.held, { count: 0, bytes: 0 });
+  });
+
+  test('a form read to its end gives its buffer back, and the next form, in that same buffer, reads only its own bytes', () => {
+    const buffers = new BufferPool({ count: 4, maxBytes: 1 << 20 });
+    const first = body([file('file', 'A'.repeat(400)), field('top_k', '12345')]);
+    const p1 = new FormParser(B, LIMITS, { sizeHint: first.length, buffers });
+    p1.push(first);
+    const f1 = p1.end();
+    assert.deepEqual(buffers.held, { count: 1, bytes: first.length });
+    // Shorter, and cut so that each piece would run into the first form's stale bytes if the reader looked past what it wrote.
+    const second = body([file('image', 'BB'), field('top_k', '7')]);
+    const p2 = new FormParser(B, LIMITS, { sizeHint: second.length, buffers });
+    assert.equal(buffers.held.count, 0, 'the spare was taken');
+    for (let at = 0; at < second.length; at += 3) p2.push(second.subarray(at, at + 3));
+    const f2 = p2.end();
+    assert.deepEqual(plain(f2), { files: [['image', Buffer.from('BB').toString('base64')]], fields: [['top_k', '7']] });
+    assert.equal(f1.files[0]!.data.toString(), 'A'.repeat(400), 'the first form\'s file is its own memory, untouched');
+    assert.equal(buffers.held.count, 1);
+  });
+
+  test('a buffer outgrown is given back, and a refused form keeps its buffer out of the pool', () => {
+    const buffers = new BufferPool({ count: 4, maxBytes: 1 << 20 });
+    const grows = body([file('file', 'x'.repeat(900))]);
+    const p = new FormParser(B, LIMITS, { sizeHint: 100, buffers });
+    p.push(grows);
+    p.end();
+    assert.equal(buffers.held.count, 2, 'the 100-byte first buffer and the one it grew into');
+    const refused = new FormParser(B, LIMITS, { sizeHint: 100, buffers });
+    assert.equal(buffers.held.count, 1, 'it took the 100-byte spare');
+    throwsCode(() => refused.push(Buffer.from(`--${B}\r\nX-Not-A-Disposition: 1\r\n\r\n`)), 'INVALID_REQUEST', /no Content-Disposition/);
+    assert.equal(buffers.held.count, 1, 'a refused form, whose reader may still be in the middle of it, gives nothing back');
   });
 });

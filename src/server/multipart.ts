@@ -14,10 +14,12 @@
  * Limits are enforced as the bytes arrive, so an oversized part is refused
  * once it passes the limit, not after it has been read; the buffer holds at
  * most one part (each finished file is copied out into memory of its own, so
- * it can be moved to an inference worker whole).
+ * it can be moved to an inference worker whole), and goes back to a pool
+ * when the form ends (form-buffers.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import { createError, type ImgclsError } from '../errors.ts';
+import { BufferPool } from './form-buffers.ts';
 
 export interface FormLimits {
   /** Largest file part, in bytes. */
@@ -52,10 +54,14 @@ export const MAX_PART_HEADER_BYTES = 64 * 1024;
 export const MAX_PREAMBLE_BYTES = 64 * 1024;
 /** The first buffer, when Content-Length says how much is coming; more grows it by doubling. A client's claim alone gets no more than this. */
 const MAX_FIRST_BUFFER = 2 ** 20;
+/** Spares for the reader's buffer (form-buffers.ts says why); four of the largest first size is 4 MiB at most. */
+const FORM_BUFFERS = new BufferPool({ count: 4, maxBytes: MAX_FIRST_BUFFER });
 
 const CR = 0x0d;
 const LF = 0x0a;
 const DASH = 0x2d;
+
+const EMPTY = Buffer.alloc(0);
 
 const malformed = (what: string): ImgclsError => createError('INVALID_REQUEST', `Malformed multipart body: ${what}`);
 
@@ -162,6 +168,8 @@ export interface FormParserOptions {
   sizeHint?: number;
   /** Called with each file part's field name once its headers are read; throw to refuse the form there. */
   checkFile?: (field: string) => void;
+  /** Where the buffer comes from and goes back to (default: one pool for the process). */
+  buffers?: BufferPool;
 }
 
 type State = 'preamble' | 'afterDelimiter' | 'headers' | 'data' | 'done';
@@ -188,6 +196,7 @@ export class FormParser {
   private readonly form: Form = { files: [], fields: new Map() };
   /** The body's Content-Length, when it gave a usable one. */
   private readonly declared: number | undefined;
+  private readonly buffers: BufferPool;
 
   constructor(
     boundary: string,
@@ -197,7 +206,8 @@ export class FormParser {
     this.delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
     const hint = options.sizeHint;
     this.declared = hint !== undefined && Number.isSafeInteger(hint) && hint > 0 ? hint : undefined;
-    this.buf = Buffer.allocUnsafeSlow(this.declared !== undefined ? Math.min(this.declared, MAX_FIRST_BUFFER) : 64 * 1024);
+    this.buffers = options.buffers ?? FORM_BUFFERS;
+    this.buf = this.buffers.take(this.declared !== undefined ? Math.min(this.declared, MAX_FIRST_BUFFER) : 64 * 1024);
   }
 
   push(chunk: Uint8Array): void {
@@ -225,8 +235,9 @@ export class FormParser {
       const needed = this.len + chunk.length;
       // Doubling, but no further than the declared length where that holds the rest: a 4.1 MB upload needs no 8 MiB buffer.
       const doubled = Math.max(this.buf.length * 2, needed);
-      const grown = Buffer.allocUnsafeSlow(this.declared !== undefined && needed <= this.declared ? Math.min(doubled, this.declared) : doubled);
+      const grown = this.buffers.take(this.declared !== undefined && needed <= this.declared ? Math.min(doubled, this.declared) : doubled);
       this.buf.copy(grown, 0, 0, this.len);
+      this.buffers.give(this.buf);
       this.buf = grown;
     }
     this.buf.set(chunk, this.len);
@@ -290,6 +301,11 @@ export class FormParser {
     if (this.len - i < 2) return false;
     if (this.buf[i] === DASH && this.buf[i + 1] === DASH) {
       this.state = 'done';
+      // Every file is copied out and every field decoded: the buffer goes back for the next form now,
+      // not when the request (whose 'data' listener holds this parser) is answered.
+      this.buffers.give(this.buf);
+      this.buf = EMPTY;
+      this.len = this.pos = this.scanFrom = 0;
       return false;
     }
     while (i < this.len && (this.buf[i] === 0x20 || this.buf[i] === 0x09)) i++;
@@ -389,7 +405,10 @@ export function readForm(request: IncomingMessage, parser: FormParser): Promise<
       settled = true;
       reject(err);
     };
-    const closedEarly = () => fail(createError('INVALID_REQUEST', 'The client closed the connection before the body ended'));
+    // Every request closes, most after their end: build the error (and its stack) only for one that did not.
+    const closedEarly = () => {
+      if (!settled) fail(createError('INVALID_REQUEST', 'The client closed the connection before the body ended'));
+    };
     request.on('data', (chunk: Buffer) => {
       if (settled) return;
       try {
