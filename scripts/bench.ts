@@ -73,6 +73,11 @@ const HTTP_SECONDS = Number(opts['http-seconds']);
 const C1_SECONDS = Number(opts['c1-seconds']);
 const IN_FLIGHT = Number(opts.concurrency);
 const ROUNDS = Number(opts.rounds);
+// Odd, so that the median is one round's ratio rather than the lower of two.
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS % 2 === 0) {
+  console.error(`--rounds must be an odd whole number of rounds, 1 or more (got ${String(opts.rounds)})\n${USAGE}`);
+  process.exit(2);
+}
 const store = typeof opts.store === 'string' ? opts.store : undefined;
 let GENERATOR: Generator;
 try {
@@ -369,37 +374,45 @@ async function sweepLevel(photos: BenchPhoto[], defaultDir: string): Promise<voi
 
 // ------------------------------------------------------------------ goals
 
+/** The goals the levels that ran can judge; `--levels ratio` alone gives the HTTP goal's rows only. */
 function goals(pipeline: PipelineRow[] | null, http: HttpRow[] | null, turns: RatioRow[] | null): void {
-  if (!pipeline || !http) return;
+  if (!turns && !(pipeline && http)) return;
   print('### Goals');
   print('');
   const rows: string[][] = [];
   const mark = (ok: boolean) => (ok ? 'met' : 'MISSED');
-  for (const h of http) {
-    const p = pipeline.find((r) => r.photo === h.photo);
-    const c32 = h.byConcurrency.get(32)!;
+  const photos = [...new Set([...(turns ?? []).map((r) => r.photo), ...(http ?? []).map((h) => h.photo)])];
+  for (const photo of photos) {
     // Measured in turns, a photo is judged there (ratioLevel says why); its windows minutes apart are shown for reference.
-    const t = turns?.find((r) => r.photo === h.photo);
+    const t = turns?.find((r) => r.photo === photo);
     if (t) {
       const m = medianRatio(t.rounds);
-      rows.push([`HTTP c32 >= 85% of in-process, ${h.photo}, median of ${t.rounds.length} rounds in turns`, `${(m * 100).toFixed(0)}%`, mark(m >= 0.85)]);
+      rows.push([`HTTP c32 >= 85% of in-process, ${photo}, median of ${t.rounds.length} rounds in turns`, `${(m * 100).toFixed(0)}%`, mark(m >= 0.85)]);
     }
-    if (p) rows.push([`HTTP c32 >= 85% of in-process, ${h.photo}${t ? ', the levels above' : ''}`, `${((c32.rps / p.imgcls.perSecond) * 100).toFixed(0)}%`, t ? 'for reference' : mark(c32.rps >= 0.85 * p.imgcls.perSecond)]);
+    const h = http?.find((r) => r.photo === photo);
+    const p = pipeline?.find((r) => r.photo === photo);
+    if (!h || !p) continue;
+    const c32 = h.byConcurrency.get(32)!;
+    rows.push([`HTTP c32 >= 85% of in-process, ${photo}${t ? ', the levels above' : ''}`, `${((c32.rps / p.imgcls.perSecond) * 100).toFixed(0)}%`, t ? 'for reference' : mark(c32.rps >= 0.85 * p.imgcls.perSecond)]);
     const o = h.otherGenerator;
-    if (p && o) rows.push([`(the same, loaded by ${OTHER_GENERATOR} instead of ${GENERATOR})`, `${((o.rps / p.imgcls.perSecond) * 100).toFixed(0)}%`, 'for reference']);
+    if (o) rows.push([`(the same, loaded by ${OTHER_GENERATOR} instead of ${GENERATOR})`, `${((o.rps / p.imgcls.perSecond) * 100).toFixed(0)}%`, 'for reference']);
   }
-  const tjs = pipeline.find((r) => r.photo.startsWith('2560x1600'));
-  if (tjs) rows.push(['>= 3x transformers.js, 2560x1600 JPEG, same MobileNetV2', ratio(tjs.imgclsHf.perSecond, tjs.transformers.perSecond), mark(tjs.imgclsHf.perSecond >= 3 * tjs.transformers.perSecond)]);
-  const nsfw = pipeline.find((r) => r.photo.startsWith('224x224'));
-  if (nsfw) rows.push(['>= 10x nsfwjs, default model, photo at input size', ratio(nsfw.imgcls.perSecond, nsfw.nsfwjs.perSecond), mark(nsfw.imgcls.perSecond >= 10 * nsfw.nsfwjs.perSecond)]);
-  for (const h of http) {
-    const c1 = h.byConcurrency.get(1)!;
-    rows.push([`c1 p99 <= 2x p50, ${h.photo}`, `${(c1.p99Ms / c1.p50Ms).toFixed(2)}x`, mark(c1.p99Ms <= 2 * c1.p50Ms)]);
+  if (pipeline) {
+    const tjs = pipeline.find((r) => r.photo.startsWith('2560x1600'));
+    if (tjs) rows.push(['>= 3x transformers.js, 2560x1600 JPEG, same MobileNetV2', ratio(tjs.imgclsHf.perSecond, tjs.transformers.perSecond), mark(tjs.imgclsHf.perSecond >= 3 * tjs.transformers.perSecond)]);
+    const nsfw = pipeline.find((r) => r.photo.startsWith('224x224'));
+    if (nsfw) rows.push(['>= 10x nsfwjs, default model, photo at input size', ratio(nsfw.imgcls.perSecond, nsfw.nsfwjs.perSecond), mark(nsfw.imgcls.perSecond >= 10 * nsfw.nsfwjs.perSecond)]);
   }
-  const health = Math.max(...http.map((h) => h.byConcurrency.get(32)!.healthMaxMs));
-  rows.push(['/healthz < 50 ms while saturated (c32, worst photo)', `${fmtMs(health)} ms`, mark(health < 50)]);
-  const rss = Math.max(...http.flatMap((h) => [...h.byConcurrency.values()].map((l) => l.peakRssMB)));
-  rows.push(['RSS <= 400 MB under load, default model', `${rss.toFixed(0)} MB`, mark(rss <= 400)]);
+  if (http) {
+    for (const h of http) {
+      const c1 = h.byConcurrency.get(1)!;
+      rows.push([`c1 p99 <= 2x p50, ${h.photo}`, `${(c1.p99Ms / c1.p50Ms).toFixed(2)}x`, mark(c1.p99Ms <= 2 * c1.p50Ms)]);
+    }
+    const health = Math.max(...http.map((h) => h.byConcurrency.get(32)!.healthMaxMs));
+    rows.push(['/healthz < 50 ms while saturated (c32, worst photo)', `${fmtMs(health)} ms`, mark(health < 50)]);
+    const rss = Math.max(...http.flatMap((h) => [...h.byConcurrency.values()].map((l) => l.peakRssMB)));
+    rows.push(['RSS <= 400 MB under load, default model', `${rss.toFixed(0)} MB`, mark(rss <= 400)]);
+  }
   print(markdownTable(['goal', 'measured', ''], rows, ['l', 'r', 'l']));
   print('');
 }

@@ -298,13 +298,14 @@ describe('readForm on a stream', () => {
 
 describe('the buffer pool', () => {
   test('take gives the smallest spare that fits, else a new buffer; give keeps only what fits the count and size', () => {
-    const pool = new BufferPool({ count: 2, maxBytes: 1000 });
+    const pool = new BufferPool({ count: 3, maxBytes: 1000 });
     const small = pool.take(100);
     const large = pool.take(500);
     assert.equal(small.length, 100);
     assert.notEqual(small.buffer, large.buffer);
     pool.give(large);
     pool.give(small);
+    // With room for it, a second give of the same buffer would let two forms share it.
     pool.give(small);
     assert.deepEqual(pool.held, { count: 2, bytes: 600 });
     assert.equal(pool.take(50), small, 'the smallest spare that fits');
@@ -322,6 +323,9 @@ describe('the buffer pool', () => {
     pool.give(Buffer.alloc(5));
     pool.give(Buffer.alloc(1001));
     pool.give(Buffer.alloc(0));
+    // Views: one on a larger buffer, and a small allocUnsafe, which is a slice of Node's shared pool slab.
+    pool.give(Buffer.alloc(200).subarray(0, 100));
+    pool.give(Buffer.allocUnsafe(40));
     assert.deepEqual(pool.held, { count: 2, bytes: 50 });
     assert.equal(pool.take(25), c);
     assert.equal(pool.take(15), b);
@@ -348,14 +352,27 @@ describe('the buffer pool', () => {
 
   test('a buffer outgrown is given back, and a refused form keeps its buffer out of the pool', () => {
     const buffers = new BufferPool({ count: 4, maxBytes: 1 << 20 });
-    const grows = body([file('file', 'x'.repeat(900))]);
+    const grows = body([file('file', `${'x'.repeat(450)}${'y'.repeat(450)}`)]);
     const p = new FormParser(B, LIMITS, { sizeHint: 100, buffers });
-    p.push(grows);
-    p.end();
-    assert.equal(buffers.held.count, 2, 'the 100-byte first buffer and the one it grew into');
+    // In pieces, so that each growth has bytes to carry over.
+    for (let at = 0; at < grows.length; at += 70) p.push(grows.subarray(at, at + 70));
+    assert.equal(p.end().files[0]!.data.toString(), `${'x'.repeat(450)}${'y'.repeat(450)}`);
+    assert.ok(buffers.held.count >= 2, 'the 100-byte first buffer, the ones it grew through, and the last');
+    const spares = buffers.held.count;
     const refused = new FormParser(B, LIMITS, { sizeHint: 100, buffers });
-    assert.equal(buffers.held.count, 1, 'it took the 100-byte spare');
+    assert.equal(buffers.held.count, spares - 1, 'it took the 100-byte spare');
     throwsCode(() => refused.push(Buffer.from(`--${B}\r\nX-Not-A-Disposition: 1\r\n\r\n`)), 'INVALID_REQUEST', /no Content-Disposition/);
-    assert.equal(buffers.held.count, 1, 'a refused form, whose reader may still be in the middle of it, gives nothing back');
+    assert.equal(buffers.held.count, spares - 1, 'a refused form, whose reader may still be in the middle of it, gives nothing back');
+  });
+
+  test('a refused form stays refused: the limit check had moved on, but more bytes do not finish it', () => {
+    const buffers = new BufferPool({ count: 4, maxBytes: 1 << 20 });
+    const parser = new FormParser(B, { ...LIMITS, parts: 1 }, { buffers });
+    const form = body([field('a', 'x'), field('b', 'y')]);
+    throwsCode(() => parser.push(form), 'PAYLOAD_TOO_LARGE', /More than 1 parts/);
+    throwsCode(() => parser.push(new Uint8Array(0)), 'PAYLOAD_TOO_LARGE', /More than 1 parts/);
+    throwsCode(() => parser.push(form), 'PAYLOAD_TOO_LARGE', /More than 1 parts/);
+    throwsCode(() => parser.end(), 'PAYLOAD_TOO_LARGE', /More than 1 parts/);
+    assert.deepEqual(buffers.held, { count: 0, bytes: 0 });
   });
 });

@@ -44,7 +44,9 @@ export class BufferPool {
 
   /** Hand back a buffer nothing will read or write again. Past the count, the smallest spare makes way for a larger one. */
   give(buffer: Buffer): void {
-    if (buffer.length === 0 || buffer.length > this.options.maxBytes || this.spares.includes(buffer)) return;
+    // Only a buffer that is all of its memory: a view would keep a larger one alive, or share Node's pool slab.
+    const whole = buffer.byteOffset === 0 && buffer.length === buffer.buffer.byteLength;
+    if (!whole || buffer.length === 0 || buffer.length > this.options.maxBytes || this.spares.includes(buffer)) return;
     if (this.spares.length < this.options.count) {
       this.spares.push(buffer);
       return;

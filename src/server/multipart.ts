@@ -197,6 +197,8 @@ export class FormParser {
   /** The body's Content-Length, when it gave a usable one. */
   private readonly declared: number | undefined;
   private readonly buffers: BufferPool;
+  /** What push() threw, thrown again by every later call. */
+  private refusal: unknown = null;
 
   constructor(
     boundary: string,
@@ -211,14 +213,23 @@ export class FormParser {
   }
 
   push(chunk: Uint8Array): void {
+    if (this.refusal !== null) throw this.refusal;
     // After the closing boundary comes the epilogue, which RFC 2046 says to ignore.
     if (this.state === 'done') return;
-    this.append(chunk);
-    this.parse();
+    try {
+      this.append(chunk);
+      this.parse();
+    } catch (err) {
+      // Refused for good: a limit check may have moved on before throwing, and a form that could still
+      // finish would give back a buffer its reader was in the middle of.
+      this.refusal = err;
+      throw err;
+    }
   }
 
   /** The whole form, once the body has ended. */
   end(): Form {
+    if (this.refusal !== null) throw this.refusal;
     if (this.state !== 'done') throw malformed(this.parts === 0 ? 'no boundary line was found' : 'the body ended before the closing boundary');
     return this.form;
   }
