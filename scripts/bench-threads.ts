@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { Classifier } from '../src/engine/classifier.ts';
 import { resolveModel } from '../src/store/store.ts';
+import { classifyTop5 } from './bench/classify.ts';
 import { exitedChildrenMs, threadTimes } from './bench/cpu-times.ts';
 import { drive } from './bench/drive.ts';
 import { chooseGenerator, httpLoad, imageUpload, scrapeMetric, withServer } from './bench/http.ts';
@@ -48,10 +49,7 @@ function threadTable(rows: { tid: number; name: string; ms: number }[], per: num
 async function inProcess(): Promise<void> {
   const classifier = await Classifier.load(await resolveModel('nsfw-mobilenet-v2', {}));
   try {
-    const work = async () => {
-      const [r] = await classifier.classify([bytes], { topK: 5 });
-      if (!r?.ok) throw new Error(`imgcls failed on ${photo}: ${r ? r.error.message : 'no result'}`);
-    };
+    const work = async () => void (await classifyTop5(classifier, bytes, photo));
     await drive(work, { concurrency: 8, seconds: 1 });
     const before = threadTimes();
     const result = await drive(work, { concurrency: 8, seconds, warmupSeconds: 0 });
